@@ -1,0 +1,250 @@
+//! The command line: clap definitions and dispatch. Thin: it resolves flags into the config
+//! layer's `Overrides`, builds a context and calls the phase runner or a domain function.
+
+mod init;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Overrides};
+
+/// plinth: bootstrap a Kubernetes control plane from kubeadm v1beta4 config files.
+#[derive(Debug, Parser)]
+#[command(name = "plinth", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Debug logs on stderr (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Turn this host into a control-plane node (kubeadm init).
+    Init(init::InitArgs),
+    /// Work with config files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Inspect certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Print the version.
+    Version,
+    /// Print a shell completion script.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `plinth config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a default configuration.
+    #[command(subcommand)]
+    Print(PrintCommand),
+    /// Validate a config file (no root, no host changes).
+    Validate {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Overrides, as for `init`.
+        #[command(flatten)]
+        overrides: OverrideArgs,
+    },
+}
+
+/// `plinth config print ...`
+#[derive(Debug, Subcommand)]
+pub enum PrintCommand {
+    /// kubeadm's InitConfiguration and ClusterConfiguration defaults.
+    InitDefaults,
+}
+
+/// `plinth certs ...`
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Show when each certificate expires.
+    CheckExpiration {
+        /// PKI directory (default: certificatesDir of --config, or /etc/kubernetes/pki).
+        #[arg(long)]
+        cert_dir: Option<PathBuf>,
+        /// Config file, for certificatesDir.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = ExpirationFormat::Table)]
+        output: ExpirationFormat,
+    },
+}
+
+/// Output of `certs check-expiration`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExpirationFormat {
+    /// Human table.
+    Table,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// Flags that override config values (kubeadm's names). Flags win over the file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OverrideArgs {
+    /// Kubernetes version (vX.Y.Z).
+    #[arg(long)]
+    pub kubernetes_version: Option<String>,
+    /// Address the API server advertises.
+    #[arg(long)]
+    pub apiserver_advertise_address: Option<String>,
+    /// API server secure port.
+    #[arg(long)]
+    pub apiserver_bind_port: Option<u32>,
+    /// Extra API server certificate SANs (comma separated).
+    #[arg(long, value_delimiter = ',')]
+    pub apiserver_cert_extra_sans: Vec<String>,
+    /// Shared endpoint for all control-plane nodes (host[:port]).
+    #[arg(long)]
+    pub control_plane_endpoint: Option<String>,
+    /// Node name.
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Pod network CIDR(s).
+    #[arg(long)]
+    pub pod_network_cidr: Option<String>,
+    /// Service CIDR(s).
+    #[arg(long)]
+    pub service_cidr: Option<String>,
+    /// Service DNS domain.
+    #[arg(long)]
+    pub service_dns_domain: Option<String>,
+    /// Certificates directory.
+    #[arg(long)]
+    pub cert_dir: Option<String>,
+    /// Key algorithm: RSA-2048, RSA-3072, RSA-4096, ECDSA-P256, ECDSA-P384.
+    #[arg(long)]
+    pub encryption_algorithm: Option<String>,
+    /// Directory with kubeadm-style patch files.
+    #[arg(long)]
+    pub patches: Option<String>,
+    /// CRI socket.
+    #[arg(long)]
+    pub cri_socket: Option<String>,
+}
+
+impl OverrideArgs {
+    /// Converts to the config layer's overrides.
+    #[must_use]
+    pub fn to_overrides(&self) -> Overrides {
+        Overrides {
+            kubernetes_version: self.kubernetes_version.clone(),
+            apiserver_advertise_address: self.apiserver_advertise_address.clone(),
+            apiserver_bind_port: self.apiserver_bind_port,
+            apiserver_cert_extra_sans: self.apiserver_cert_extra_sans.clone(),
+            control_plane_endpoint: self.control_plane_endpoint.clone(),
+            node_name: self.node_name.clone(),
+            pod_network_cidr: self.pod_network_cidr.clone(),
+            service_cidr: self.service_cidr.clone(),
+            service_dns_domain: self.service_dns_domain.clone(),
+            cert_dir: self.cert_dir.clone(),
+            encryption_algorithm: self.encryption_algorithm.clone(),
+            patches: self.patches.clone(),
+            cri_socket: self.cri_socket.clone(),
+        }
+    }
+}
+
+/// Exit code for usage and configuration errors (clap uses 2 too).
+const EXIT_USAGE: u8 = 2;
+
+/// Parses the command line, runs it and maps the outcome to an exit code.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PLINTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// 2 for configuration and usage errors anywhere in the chain, 1 otherwise.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let usage = e.chain().any(|c| {
+        c.downcast_ref::<config::Error>().is_some()
+            || c.downcast_ref::<crate::phases::runner::PlanError>()
+                .is_some()
+            || c.downcast_ref::<UsageError>().is_some()
+    });
+    if usage { EXIT_USAGE } else { 1 }
+}
+
+/// A usage problem found after parsing (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Init(args) => init::run(&args),
+        Command::Config(ConfigCommand::Print(PrintCommand::InitDefaults)) => {
+            print!("{}", config::init_defaults_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Validate {
+            config: path,
+            overrides,
+        }) => {
+            let cfg = config::load(Some(&path), &overrides.to_overrides())?;
+            for w in &cfg.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "{}: valid (Kubernetes {}, node {}, advertise {}:{}, keys {})",
+                path.display(),
+                cfg.kubernetes_version,
+                cfg.node_name,
+                cfg.advertise_address,
+                cfg.bind_port,
+                cfg.key_algorithm
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs(CertsCommand::CheckExpiration {
+            cert_dir,
+            config: path,
+            output,
+        }) => init::check_expiration(cert_dir, path, output),
+        Command::Version => {
+            println!("plinth {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "plinth", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Configuration errors: each names the file, line, column and field, and says how to fix it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// What kind of problem an [`Issue`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Not YAML.
+    Syntax,
+    /// A field that the document type does not have.
+    UnknownField,
+    /// A key given twice in one mapping.
+    DuplicateKey,
+    /// A value of the wrong type (string for a bool, ...).
+    WrongType,
+    /// A required field is missing.
+    MissingField,
+    /// `apiVersion`/`kind` not accepted.
+    UnknownKind,
+    /// The same kind appears twice.
+    DuplicateKind,
+    /// A value fails semantic validation (bad CIDR, port, duration, version ...).
+    InvalidValue,
+    /// A command-line flag value fails validation.
+    InvalidFlag,
+}
+
+/// One problem in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// What went wrong, in broad terms.
+    pub kind: ErrorKind,
+    /// The file (or `<flags>` / `<defaults>`).
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<u64>,
+    /// 1-based column, when known.
+    pub column: Option<u64>,
+    /// Field path such as `ClusterConfiguration.networking.podSubnet`.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, " ({h})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A configuration could not be loaded or is invalid. Nothing has been written when this occurs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read.
+    #[error("failed to read config file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One or more problems were found.
+    #[error("{}", render_issues(issues))]
+    Invalid {
+        /// Every problem found, in file order.
+        issues: Vec<Issue>,
+    },
+}
+
+impl Error {
+    /// The problems, empty for a read error.
+    #[must_use]
+    pub fn issues(&self) -> &[Issue] {
+        match self {
+            Error::Invalid { issues } => issues,
+            Error::Read { .. } => &[],
+        }
+    }
+}
+
+fn render_issues(issues: &[Issue]) -> String {
+    let mut s = if issues.len() == 1 {
+        "invalid configuration: ".to_string()
+    } else {
+        format!("invalid configuration ({} problems):\n  ", issues.len())
+    };
+    let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
+    s.push_str(&lines.join("\n  "));
+    s
+}

@@ -1,0 +1,282 @@
+//! Flags + file → [`ResolvedConfig`]: overrides are applied to the documents, kubeadm's
+//! defaults filled in, host facts (hostname, default address) added, then everything is
+//! validated at once. Unlike kubeadm, flags may be combined with `--config`; flags win.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::ResolvedConfig;
+use super::defaults::{
+    default_cluster, default_init, default_reset, empty_cluster, empty_init, empty_reset,
+};
+use super::error::{Error, ErrorKind, Issue};
+use super::load::{Documents, FieldIndexHandle, load_documents};
+use super::locate::FieldIndex;
+use super::validate::Validator;
+
+/// Command-line values that override the file (kubeadm's flag names).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--kubernetes-version`
+    pub kubernetes_version: Option<String>,
+    /// `--apiserver-advertise-address`
+    pub apiserver_advertise_address: Option<String>,
+    /// `--apiserver-bind-port`
+    pub apiserver_bind_port: Option<u32>,
+    /// `--apiserver-cert-extra-sans` (added to `apiServer.certSANs`)
+    pub apiserver_cert_extra_sans: Vec<String>,
+    /// `--control-plane-endpoint`
+    pub control_plane_endpoint: Option<String>,
+    /// `--node-name`
+    pub node_name: Option<String>,
+    /// `--pod-network-cidr`
+    pub pod_network_cidr: Option<String>,
+    /// `--service-cidr`
+    pub service_cidr: Option<String>,
+    /// `--service-dns-domain`
+    pub service_dns_domain: Option<String>,
+    /// `--cert-dir`
+    pub cert_dir: Option<String>,
+    /// `--encryption-algorithm`
+    pub encryption_algorithm: Option<String>,
+    /// `--patches`
+    pub patches: Option<String>,
+    /// `--cri-socket`
+    pub cri_socket: Option<String>,
+}
+
+/// Facts about the host used for kubeadm's dynamic defaults.
+#[derive(Debug, Clone, Default)]
+pub struct HostFacts {
+    /// Lower-cased hostname.
+    pub hostname: Option<String>,
+    /// Address of the default-route interface.
+    pub default_address: Option<String>,
+}
+
+impl HostFacts {
+    /// Reads the hostname and the default-route interface's address (read-only host access).
+    #[must_use]
+    pub fn detect() -> Self {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_lowercase())
+            .filter(|h| !h.is_empty());
+        HostFacts {
+            hostname,
+            default_address: default_route_address(),
+        }
+    }
+}
+
+/// The IPv4 address of the interface holding the default route, from /proc and `ip`.
+fn default_route_address() -> Option<String> {
+    let routes = std::fs::read_to_string("/proc/net/route").ok()?;
+    let iface = routes.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[1] == "00000000").then(|| f[0].to_string())
+    })?;
+    let out = std::process::Command::new("ip")
+        .args(["-o", "-4", "addr", "show", "dev", &iface, "scope", "global"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cidr = text
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)?;
+    cidr.split('/').next().map(str::to_string)
+}
+
+/// Loads, defaults, validates and resolves the config at `path` (or none) with `overrides`.
+///
+/// # Errors
+/// [`Error::Read`] when the file cannot be read; [`Error::Invalid`] listing every problem.
+pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<ResolvedConfig, Error> {
+    let (text, name) = match path {
+        Some(p) => (
+            std::fs::read_to_string(p).map_err(|source| Error::Read {
+                path: p.to_path_buf(),
+                source,
+            })?,
+            p.display().to_string(),
+        ),
+        None => (String::new(), "<defaults>".to_string()),
+    };
+    let mut r = load_str(&text, &name, overrides, &HostFacts::detect())?;
+    r.source = path.map(Path::to_path_buf);
+    Ok(r)
+}
+
+/// Like [`load`], from text, with explicit host facts (deterministic; used by tests).
+///
+/// # Errors
+/// [`Error::Invalid`] listing every problem.
+pub fn load_str(
+    text: &str,
+    file: &str,
+    overrides: &Overrides,
+    facts: &HostFacts,
+) -> Result<ResolvedConfig, Error> {
+    let docs = load_documents(text, file).map_err(|issues| Error::Invalid { issues })?;
+    resolve(docs, overrides, facts)
+}
+
+/// Resolves parsed documents (see [`load`]).
+///
+/// # Errors
+/// [`Error::Invalid`] listing every problem.
+pub fn resolve(docs: Documents, o: &Overrides, facts: &HostFacts) -> Result<ResolvedConfig, Error> {
+    let file = docs.file.clone();
+    let (mut init, init_idx) = docs
+        .init
+        .unwrap_or_else(|| (empty_init(), FieldIndexHandle::default()));
+    let (mut cluster, cluster_idx) = docs
+        .cluster
+        .unwrap_or_else(|| (empty_cluster(), FieldIndexHandle::default()));
+    let (mut reset, reset_idx) = docs
+        .reset
+        .unwrap_or_else(|| (empty_reset(), FieldIndexHandle::default()));
+
+    // Overrides: remember which field each flag set, so errors name the flag.
+    let mut flags: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut put =
+        |slot: &mut Option<String>, v: &Option<String>, path: &str, flag: &'static str| {
+            if let Some(v) = v {
+                *slot = Some(v.clone());
+                flags.insert(path.to_string(), flag);
+            }
+        };
+    put(
+        &mut cluster.kubernetes_version,
+        &o.kubernetes_version,
+        "ClusterConfiguration.kubernetesVersion",
+        "--kubernetes-version",
+    );
+    put(
+        &mut init.local_api_endpoint.advertise_address,
+        &o.apiserver_advertise_address,
+        "InitConfiguration.localAPIEndpoint.advertiseAddress",
+        "--apiserver-advertise-address",
+    );
+    put(
+        &mut cluster.control_plane_endpoint,
+        &o.control_plane_endpoint,
+        "ClusterConfiguration.controlPlaneEndpoint",
+        "--control-plane-endpoint",
+    );
+    put(
+        &mut init.node_registration.name,
+        &o.node_name,
+        "InitConfiguration.nodeRegistration.name",
+        "--node-name",
+    );
+    put(
+        &mut cluster.networking.pod_subnet,
+        &o.pod_network_cidr,
+        "ClusterConfiguration.networking.podSubnet",
+        "--pod-network-cidr",
+    );
+    put(
+        &mut cluster.networking.service_subnet,
+        &o.service_cidr,
+        "ClusterConfiguration.networking.serviceSubnet",
+        "--service-cidr",
+    );
+    put(
+        &mut cluster.networking.dns_domain,
+        &o.service_dns_domain,
+        "ClusterConfiguration.networking.dnsDomain",
+        "--service-dns-domain",
+    );
+    put(
+        &mut cluster.certificates_dir,
+        &o.cert_dir,
+        "ClusterConfiguration.certificatesDir",
+        "--cert-dir",
+    );
+    put(
+        &mut cluster.encryption_algorithm,
+        &o.encryption_algorithm,
+        "ClusterConfiguration.encryptionAlgorithm",
+        "--encryption-algorithm",
+    );
+    put(
+        &mut init.node_registration.cri_socket,
+        &o.cri_socket,
+        "InitConfiguration.nodeRegistration.criSocket",
+        "--cri-socket",
+    );
+    if let Some(d) = &o.patches {
+        init.patches.get_or_insert_with(Default::default).directory = Some(d.clone());
+        flags.insert("InitConfiguration.patches.directory".into(), "--patches");
+    }
+    if let Some(p) = o.apiserver_bind_port {
+        init.local_api_endpoint.bind_port = Some(p);
+        flags.insert(
+            "InitConfiguration.localAPIEndpoint.bindPort".into(),
+            "--apiserver-bind-port",
+        );
+    }
+    if !o.apiserver_cert_extra_sans.is_empty() {
+        let sans = cluster.api_server.cert_sans.get_or_insert_with(Vec::new);
+        for s in &o.apiserver_cert_extra_sans {
+            flags.insert(
+                format!("ClusterConfiguration.apiServer.certSANs[{}]", sans.len()),
+                "--apiserver-cert-extra-sans",
+            );
+            sans.push(s.clone());
+        }
+    }
+
+    // Dynamic defaults from the host (kubeadm: SetInitDynamicDefaults).
+    let mut warnings = docs.warnings;
+    if init.node_registration.name.is_none() {
+        init.node_registration.name = facts.hostname.clone();
+    }
+    if init.local_api_endpoint.advertise_address.is_none() {
+        init.local_api_endpoint.advertise_address = facts.default_address.clone();
+    }
+    default_init(&mut init);
+    default_cluster(&mut cluster);
+    let cert_dir = cluster.certificates_dir.clone().unwrap_or_default();
+    default_reset(&mut reset, &cert_dir);
+
+    let indexes: BTreeMap<&str, &FieldIndex> = [
+        ("InitConfiguration", &init_idx.0),
+        ("ClusterConfiguration", &cluster_idx.0),
+        ("ResetConfiguration", &reset_idx.0),
+    ]
+    .into_iter()
+    .collect();
+    let mut v = Validator::new(&file, indexes, flags);
+    let resolved = v.resolve(init, cluster, reset, docs.kubelet, docs.kube_proxy);
+    let mut issues: Vec<Issue> = v.into_issues();
+    match resolved {
+        Some(mut r) if issues.is_empty() => {
+            warnings.append(&mut r.warnings);
+            r.warnings = warnings;
+            Ok(r)
+        }
+        _ => {
+            if issues.is_empty() {
+                issues.push(Issue {
+                    kind: ErrorKind::InvalidValue,
+                    file,
+                    line: None,
+                    column: None,
+                    field: None,
+                    message: "configuration could not be resolved".into(),
+                    hint: None,
+                });
+            }
+            Err(Error::Invalid { issues })
+        }
+    }
+}
+
+/// Normalises a user path for messages.
+#[allow(dead_code)]
+fn display(p: &Path) -> PathBuf {
+    p.to_path_buf()
+}

@@ -1,0 +1,1 @@
+//! Kubeconfig files (filled in by the kubeconfig work).

@@ -1,0 +1,40 @@
+//! The `init` workflow: kubeadm's phase tree, in kubeadm's order. Each leaf is a thin adapter
+//! over a domain module; the hand-off between phases is the disk, so every phase runs alone.
+
+mod certs;
+mod kubeconfig;
+
+use crate::config::ResolvedConfig;
+use crate::host::Paths;
+use crate::report::Reporter;
+
+use super::runner::{Node, Plan, Workflow};
+
+/// Shared state of one `init` run. The config is read-only.
+pub struct InitContext {
+    /// The resolved configuration.
+    pub cfg: ResolvedConfig,
+    /// Where files go (re-rooted for a dry run).
+    pub paths: Paths,
+    /// Output.
+    pub report: Reporter,
+    /// A dry run writes only under `paths.root` and talks to no cluster.
+    pub dry_run: bool,
+    /// The leaves that will run (phases use it to prepare work for later leaves, e.g. keys).
+    pub plan: Plan,
+    /// Keys generated ahead of time, in parallel, for the certificates and kubeconfigs this
+    /// run will create.
+    pub keys: Option<crate::pki::KeyPool>,
+}
+
+/// The `init` phase tree.
+#[must_use]
+pub fn workflow() -> Workflow<InitContext> {
+    Workflow {
+        name: "init",
+        nodes: vec![certs::node(), kubeconfig::node()],
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send(_: &dyn Fn() -> Node<InitContext>) {}

@@ -1,0 +1,452 @@
+//! kubeadm's phase workflow as data: a tree of groups and leaves, flattened pre-order into
+//! paths such as `certs/apiserver`, a pure selection step ([`Workflow::plan`]) and a runner.
+//! kubeadm: `app/cmd/phases/workflow/{phase.go,runner.go}`.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+/// One unit of work. Must be idempotent: it reuses valid artefacts already on disk, so it can
+/// run alone (`plinth init phase certs apiserver`) or again after a partial run.
+pub trait Phase<C>: Send + Sync {
+    /// kebab-case name, unique among siblings.
+    fn name(&self) -> &'static str;
+    /// One line for help and docs/phases.md.
+    fn summary(&self) -> &'static str;
+    /// kubeadm's `RunIf`, keeping the reason: skipped phases say why.
+    ///
+    /// # Errors
+    /// When the decision itself fails.
+    fn decide(&self, _ctx: &C) -> anyhow::Result<Decision> {
+        Ok(Decision::Run)
+    }
+    /// Does the work.
+    ///
+    /// # Errors
+    /// Any failure; the runner wraps it with the phase path.
+    fn run(&self, ctx: &mut C) -> anyhow::Result<()>;
+}
+
+/// Whether a selected phase runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Run it.
+    Run,
+    /// Skip it, for this reason.
+    Skip(Cow<'static, str>),
+}
+
+/// A node of the tree: groups are pure data, only leaves do work.
+pub enum Node<C> {
+    /// A phase that does work.
+    Leaf(Box<dyn Phase<C>>),
+    /// A named group of phases.
+    Group {
+        /// kebab-case name.
+        name: &'static str,
+        /// One line.
+        summary: &'static str,
+        /// Children in execution order.
+        children: Vec<Node<C>>,
+    },
+}
+
+/// A named tree of phases (`init`, `reset`).
+pub struct Workflow<C> {
+    /// Workflow name.
+    pub name: &'static str,
+    /// Top-level nodes in execution order.
+    pub nodes: Vec<Node<C>>,
+}
+
+/// Which phases to run: `only` selects a subtree, `skip` removes subtrees; skip wins.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// `init phase <path>`: run only this subtree.
+    pub only: Option<String>,
+    /// `--skip-phases`: remove these subtrees.
+    pub skip: Vec<String>,
+}
+
+/// The leaves that will run, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Plan {
+    /// Leaf paths in pre-order.
+    pub leaves: Vec<String>,
+}
+
+impl Plan {
+    /// Whether the leaf at `path` is planned.
+    #[must_use]
+    pub fn contains(&self, path: &str) -> bool {
+        self.leaves.iter().any(|l| l == path)
+    }
+}
+
+/// A phase name that does not exist.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid phase name {name:?}; valid names are: {}", valid.join(", "))]
+pub struct PlanError {
+    /// What was asked for.
+    pub name: String,
+    /// Every valid path.
+    pub valid: Vec<String>,
+}
+
+/// How failures are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Stop at the first failure (init).
+    FailFast,
+    /// Run every phase and aggregate failures (reset).
+    BestEffort,
+}
+
+/// What happened to one planned leaf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ran and succeeded.
+    Ran,
+    /// `decide` skipped it.
+    Skipped(String),
+    /// It failed with this error chain.
+    Failed(String),
+}
+
+/// One line of a [`Report`].
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// Phase path.
+    pub path: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// Per-phase results of a run.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Report {
+    /// Steps in execution order.
+    pub steps: Vec<StepReport>,
+}
+
+/// A run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// One phase failed (fail-fast).
+    #[error("phase {path} failed")]
+    PhaseFailed {
+        /// Phase path.
+        path: String,
+        /// The phase's error.
+        #[source]
+        source: anyhow::Error,
+        /// What ran before.
+        report: Report,
+    },
+    /// Several phases failed (best effort).
+    #[error("{} phase(s) failed: {}", failed.len(), failed.join(", "))]
+    Aggregate {
+        /// Failed phase paths.
+        failed: Vec<String>,
+        /// The full report.
+        report: Report,
+    },
+}
+
+fn clean(name: &str) -> String {
+    // kubeadm cleanName: lower-case and drop anything after a space.
+    name.split(' ').next().unwrap_or_default().to_lowercase()
+}
+
+impl<C> Workflow<C> {
+    /// Every path (groups and leaves) in pre-order, with its depth and summary.
+    #[must_use]
+    pub fn entries(&self) -> Vec<(String, usize, &'static str, bool)> {
+        fn walk<C>(
+            nodes: &[Node<C>],
+            prefix: &str,
+            depth: usize,
+            out: &mut Vec<(String, usize, &'static str, bool)>,
+        ) {
+            for n in nodes {
+                match n {
+                    Node::Leaf(p) => out.push((join(prefix, p.name()), depth, p.summary(), true)),
+                    Node::Group {
+                        name,
+                        summary,
+                        children,
+                    } => {
+                        let path = join(prefix, name);
+                        out.push((path.clone(), depth, summary, false));
+                        walk(children, &path, depth + 1, out);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.nodes, "", 0, &mut out);
+        out
+    }
+
+    fn leaves(&self) -> Vec<(String, &dyn Phase<C>)> {
+        fn walk<'a, C>(
+            nodes: &'a [Node<C>],
+            prefix: &str,
+            out: &mut Vec<(String, &'a dyn Phase<C>)>,
+        ) {
+            for n in nodes {
+                match n {
+                    Node::Leaf(p) => out.push((join(prefix, p.name()), p.as_ref())),
+                    Node::Group { name, children, .. } => walk(children, &join(prefix, name), out),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.nodes, "", &mut out);
+        out
+    }
+
+    /// Computes which leaves run (kubeadm `computePhaseRunFlags`): unknown names are errors,
+    /// a trailing `/all` means the group itself, skip wins over only.
+    ///
+    /// # Errors
+    /// [`PlanError`] for a name that is not a phase path.
+    pub fn plan(&self, sel: &Selection) -> Result<Plan, PlanError> {
+        let all: Vec<String> = self.entries().into_iter().map(|e| e.0).collect();
+        let norm = |raw: &str| -> Result<String, PlanError> {
+            let mut n = clean(raw.trim());
+            if let Some(g) = n.strip_suffix("/all") {
+                n = g.to_string();
+            }
+            if all.contains(&n) {
+                Ok(n)
+            } else {
+                Err(PlanError {
+                    name: raw.to_string(),
+                    valid: all.clone(),
+                })
+            }
+        };
+        let under = |leaf: &str, p: &str| leaf == p || leaf.starts_with(&format!("{p}/"));
+        let only = sel.only.as_deref().map(norm).transpose()?;
+        let skip = sel
+            .skip
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| norm(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let leaves = self
+            .leaves()
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| only.as_ref().is_none_or(|o| under(p, o)))
+            .filter(|p| !skip.iter().any(|s| under(p, s)))
+            .collect();
+        Ok(Plan { leaves })
+    }
+
+    /// Runs the planned leaves in order; `on_step` sees each result as it happens.
+    ///
+    /// # Errors
+    /// [`WorkflowError`] wrapping the failing phase(s).
+    pub fn run(
+        &self,
+        plan: &Plan,
+        ctx: &mut C,
+        policy: Policy,
+        mut on_step: impl FnMut(&StepReport),
+    ) -> Result<Report, WorkflowError> {
+        let mut report = Report::default();
+        let mut failed = Vec::new();
+        for (path, phase) in self.leaves() {
+            if !plan.contains(&path) {
+                continue;
+            }
+            let start = Instant::now();
+            let result = phase.decide(ctx).and_then(|d| match d {
+                Decision::Run => phase.run(ctx).map(|()| Outcome::Ran),
+                Decision::Skip(why) => Ok(Outcome::Skipped(why.into_owned())),
+            });
+            let (outcome, err) = match result {
+                Ok(o) => (o, None),
+                Err(e) => (Outcome::Failed(format!("{e:#}")), Some(e)),
+            };
+            let step = StepReport {
+                path: path.clone(),
+                outcome,
+                duration: start.elapsed(),
+            };
+            on_step(&step);
+            report.steps.push(step);
+            if let Some(source) = err {
+                match policy {
+                    Policy::FailFast => {
+                        return Err(WorkflowError::PhaseFailed {
+                            path,
+                            source,
+                            report,
+                        });
+                    }
+                    Policy::BestEffort => failed.push(path),
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(report)
+        } else {
+            Err(WorkflowError::Aggregate { failed, report })
+        }
+    }
+
+    /// The indented phase tree for `--help` and docs/phases.md.
+    #[must_use]
+    pub fn help(&self) -> String {
+        let mut s = String::new();
+        for (path, depth, summary, _) in self.entries() {
+            let name = path.rsplit('/').next().unwrap_or(&path);
+            let label = format!(
+                "{}{}",
+                "  ".repeat(depth),
+                if depth > 0 {
+                    format!("/{name}")
+                } else {
+                    name.to_string()
+                }
+            );
+            s.push_str(&format!("{label:<32}{summary}\n"));
+        }
+        s
+    }
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct P(&'static str);
+    impl Phase<Vec<String>> for P {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn summary(&self) -> &'static str {
+            "test phase"
+        }
+        fn run(&self, ctx: &mut Vec<String>) -> anyhow::Result<()> {
+            ctx.push(self.0.to_string());
+            if self.0 == "boom" {
+                anyhow::bail!("exploded")
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// kubeadm's `TestComputePhaseRunFlags` tree: foo{bar, baz{qux}}, quux.
+    fn wf() -> Workflow<Vec<String>> {
+        Workflow {
+            name: "test",
+            nodes: vec![
+                Node::Group {
+                    name: "foo",
+                    summary: "",
+                    children: vec![
+                        Node::Leaf(Box::new(P("bar"))),
+                        Node::Group {
+                            name: "baz",
+                            summary: "",
+                            children: vec![Node::Leaf(Box::new(P("qux")))],
+                        },
+                    ],
+                },
+                Node::Leaf(Box::new(P("quux"))),
+            ],
+        }
+    }
+
+    fn plan(only: Option<&str>, skip: &[&str]) -> Result<Vec<String>, PlanError> {
+        wf().plan(&Selection {
+            only: only.map(String::from),
+            skip: skip.iter().map(|s| s.to_string()).collect(),
+        })
+        .map(|p| p.leaves)
+    }
+
+    #[test]
+    fn selection_rules_follow_kubeadm() {
+        let all = vec!["foo/bar", "foo/baz/qux", "quux"];
+        // (only, skip, expected leaves); ported from kubeadm runner_test.go.
+        let cases: Vec<(Option<&str>, Vec<&str>, Vec<&str>)> = vec![
+            (None, vec![], all.clone()),
+            (Some("foo"), vec![], vec!["foo/bar", "foo/baz/qux"]),
+            (Some("foo/baz"), vec![], vec!["foo/baz/qux"]),
+            (Some("foo/bar"), vec![], vec!["foo/bar"]),
+            (Some("quux"), vec![], vec!["quux"]),
+            (None, vec!["foo"], vec!["quux"]),
+            (None, vec!["foo/baz"], vec!["foo/bar", "quux"]),
+            (Some("foo"), vec!["foo/bar"], vec!["foo/baz/qux"]),
+            (Some("foo/bar"), vec!["foo"], vec![]),
+            (Some("FOO/all"), vec![], vec!["foo/bar", "foo/baz/qux"]),
+        ];
+        for (only, skip, want) in cases {
+            assert_eq!(
+                plan(only, &skip).unwrap(),
+                want,
+                "only={only:?} skip={skip:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_errors_listing_valid_ones() {
+        let e = plan(Some("nope"), &[]).unwrap_err();
+        assert_eq!(e.name, "nope");
+        assert!(e.valid.contains(&"foo/baz/qux".to_string()));
+        assert!(plan(None, &["foo/nope"]).is_err());
+        assert!(e.to_string().contains("valid names are: foo, foo/bar"));
+    }
+
+    #[test]
+    fn fail_fast_stops_and_best_effort_continues() {
+        let w = Workflow {
+            name: "t",
+            nodes: vec![
+                Node::Leaf(Box::new(P("a"))),
+                Node::Leaf(Box::new(P("boom"))),
+                Node::Leaf(Box::new(P("c"))),
+            ],
+        };
+        let p = w.plan(&Selection::default()).unwrap();
+        let mut ran = Vec::new();
+        let e = w.run(&p, &mut ran, Policy::FailFast, |_| {}).unwrap_err();
+        assert_eq!(ran, vec!["a", "boom"]);
+        assert!(matches!(e, WorkflowError::PhaseFailed { ref path, .. } if path == "boom"));
+        let mut ran = Vec::new();
+        let e = w.run(&p, &mut ran, Policy::BestEffort, |_| {}).unwrap_err();
+        assert_eq!(ran, vec!["a", "boom", "c"]);
+        assert!(
+            matches!(e, WorkflowError::Aggregate { ref failed, .. } if failed == &vec!["boom".to_string()])
+        );
+    }
+
+    #[test]
+    fn help_is_an_indented_tree() {
+        let h = wf().help();
+        let lines: Vec<&str> = h.lines().map(str::trim_end).collect();
+        assert_eq!(lines[0], "foo");
+        assert!(lines[1].starts_with("  /bar ") && lines[1].ends_with("test phase"));
+        assert_eq!(lines[2], "  /baz");
+        assert!(lines[3].starts_with("    /qux "));
+        assert!(lines[4].starts_with("quux "));
+    }
+}
