@@ -24,6 +24,7 @@ pub struct Cli {
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once; boxing would only obscure clap derive
 pub enum Command {
     /// Turn this host into a control-plane node (kubeadm init).
     Init(init::InitArgs),
@@ -44,6 +45,7 @@ pub enum Command {
 
 /// `plinth config ...`
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum ConfigCommand {
     /// Print a default configuration.
     #[command(subcommand)]

@@ -51,10 +51,10 @@ fn split_docs(input: &str) -> Vec<String> {
     let mut has_content = false;
     for (i, line) in input.lines().enumerate() {
         if line == "---" || line.starts_with("--- ") || line == "..." {
-            if let Some(d) = cur.take() {
-                if has_content {
-                    docs.push(d);
-                }
+            if let Some(d) = cur.take()
+                && has_content
+            {
+                docs.push(d);
             }
             has_content = false;
             continue;
@@ -67,10 +67,10 @@ fn split_docs(input: &str) -> Vec<String> {
             has_content = true;
         }
     }
-    if let Some(d) = cur {
-        if has_content {
-            docs.push(d);
-        }
+    if let Some(d) = cur
+        && has_content
+    {
+        docs.push(d);
     }
     docs
 }
@@ -91,7 +91,7 @@ pub fn load_documents(text: &str, file: &str) -> Result<Documents, Vec<Issue>> {
         let meta: TypeMeta = match serde_saphyr::from_str(&doc) {
             Ok(m) => m,
             Err(e) => {
-                issues.push(issue_from_yaml(&e, file, &FieldIndex::default(), "", &[]));
+                issues.push(issue_from_yaml(&e, file, &FieldIndex::default(), ""));
                 continue;
             }
         };
@@ -127,19 +127,19 @@ pub fn load_documents(text: &str, file: &str) -> Result<Documents, Vec<Issue>> {
         seen.push((kind.clone(), kind_line));
         match (api.as_str(), kind.as_str()) {
             (v1beta4::API_VERSION, "InitConfiguration") => {
-                match typed::<InitConfiguration>(&doc, file, &idx, &kind, INIT_FIELDS) {
+                match typed::<InitConfiguration>(&doc, file, &idx, &kind) {
                     Ok(v) => out.init = Some((v, FieldIndexHandle(idx))),
                     Err(i) => issues.push(i),
                 }
             }
             (v1beta4::API_VERSION, "ClusterConfiguration") => {
-                match typed::<ClusterConfiguration>(&doc, file, &idx, &kind, CLUSTER_FIELDS) {
+                match typed::<ClusterConfiguration>(&doc, file, &idx, &kind) {
                     Ok(v) => out.cluster = Some((v, FieldIndexHandle(idx))),
                     Err(i) => issues.push(i),
                 }
             }
             (v1beta4::API_VERSION, "ResetConfiguration") => {
-                match typed::<ResetConfiguration>(&doc, file, &idx, &kind, RESET_FIELDS) {
+                match typed::<ResetConfiguration>(&doc, file, &idx, &kind) {
                     Ok(v) => out.reset = Some((v, FieldIndexHandle(idx))),
                     Err(i) => issues.push(i),
                 }
@@ -194,29 +194,16 @@ fn typed<T: serde::de::DeserializeOwned>(
     file: &str,
     idx: &FieldIndex,
     kind: &str,
-    fields: &[&str],
 ) -> Result<T, Issue> {
-    serde_saphyr::from_str::<T>(doc).map_err(|e| issue_from_yaml(&e, file, idx, kind, fields))
+    serde_saphyr::from_str::<T>(doc).map_err(|e| issue_from_yaml(&e, file, idx, kind))
 }
 
 fn value(doc: &str, file: &str) -> Result<serde_json::Value, Issue> {
     serde_saphyr::from_str::<serde_json::Value>(doc)
-        .map_err(|e| issue_from_yaml(&e, file, &FieldIndex::default(), "", &[]))
+        .map_err(|e| issue_from_yaml(&e, file, &FieldIndex::default(), ""))
 }
 
-/// Every field name of the v1beta4 types, used to suggest corrections in nested structs too
-/// (serde only tells us the names expected at the failing level).
-const INIT_FIELDS: &[&str] = &[];
-const CLUSTER_FIELDS: &[&str] = &[];
-const RESET_FIELDS: &[&str] = &[];
-
-fn issue_from_yaml(
-    e: &serde_saphyr::Error,
-    file: &str,
-    idx: &FieldIndex,
-    kind: &str,
-    _fields: &[&str],
-) -> Issue {
+fn issue_from_yaml(e: &serde_saphyr::Error, file: &str, idx: &FieldIndex, kind: &str) -> Issue {
     let loc = e.location();
     let (line, column) = loc.map_or((None, None), |l| (Some(l.line()), Some(l.column())));
     let path = match (line, column) {

@@ -174,11 +174,10 @@ impl<'a> Validator<'a> {
             match p.parse::<IpNet>() {
                 Ok(n) => {
                     let host_bits = u32::from(n.max_prefix_len() - n.prefix_len());
-                    if let Some(max) = max_host_bits {
-                        if host_bits > max {
+                    if let Some(max) = max_host_bits
+                        && host_bits > max {
                             self.err(CLUSTER, path, format!("{what} {p} is too large: {host_bits} host bits, at most {max} are allowed"), Some(format!("use a prefix of /{} or longer", n.max_prefix_len() as u32 - max)));
                         }
-                    }
                     out.push(n.trunc());
                 }
                 Err(_) => self.err(CLUSTER, path, format!("{p:?} is not a valid {what} CIDR"), Some("write it as address/prefix, e.g. 10.244.0.0/16 or fd00::/56; separate a dual-stack pair with a comma".into())),
@@ -287,15 +286,15 @@ impl<'a> Validator<'a> {
                     );
                 }
             }
-            if let Some(t) = &v.path_type {
-                if !TYPES.contains(&t.as_str()) {
-                    self.err(
-                        doc,
-                        &format!("{path}[{i}].pathType"),
-                        format!("unknown hostPath type {t:?}"),
-                        Some(format!("use one of {}", TYPES[1..].join(", "))),
-                    );
-                }
+            if let Some(t) = &v.path_type
+                && !TYPES.contains(&t.as_str())
+            {
+                self.err(
+                    doc,
+                    &format!("{path}[{i}].pathType"),
+                    format!("unknown hostPath type {t:?}"),
+                    Some(format!("use one of {}", TYPES[1..].join(", "))),
+                );
             }
         }
     }
@@ -377,15 +376,15 @@ impl<'a> Validator<'a> {
                 Some("use a URL such as unix:///var/run/containerd/containerd.sock".into()),
             );
         }
-        if let Some(p) = &nr.image_pull_policy {
-            if !["Always", "IfNotPresent", "Never"].contains(&p.as_str()) {
-                self.err(
-                    INIT,
-                    "nodeRegistration.imagePullPolicy",
-                    format!("unknown image pull policy {p:?}"),
-                    Some("use Always, IfNotPresent or Never".into()),
-                );
-            }
+        if let Some(p) = &nr.image_pull_policy
+            && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
+        {
+            self.err(
+                INIT,
+                "nodeRegistration.imagePullPolicy",
+                format!("unknown image pull policy {p:?}"),
+                Some("use Always, IfNotPresent or Never".into()),
+            );
         }
         for (i, t) in nr.taints.iter().flatten().enumerate() {
             if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&t.effect.as_str()) {
@@ -476,7 +475,7 @@ impl<'a> Validator<'a> {
             (Some(s), Some(bp)) => match parse_endpoint(s, bp) {
                 Ok(ep) => {
                     if ep.port != bp {
-                        warnings.push(format!("[endpoint] WARNING: port specified in controlPlaneEndpoint overrides bindPort in the controlplane address"));
+                        warnings.push("[endpoint] WARNING: port specified in controlPlaneEndpoint overrides bindPort in the controlplane address".to_string());
                     }
                     Some(ep)
                 }
@@ -508,10 +507,11 @@ impl<'a> Validator<'a> {
             Some(p) if !p.is_empty() => self.cidrs("networking.podSubnet", p, "pod subnet", None),
             _ => Vec::new(),
         };
-        if let (Some(adv), Some(first)) = (advertise, service_subnets.first()) {
-            if service_subnets.len() == 1 && adv.is_ipv4() != first.addr().is_ipv4() {
-                self.err(CLUSTER, "networking.serviceSubnet", format!("service subnet {first} and advertise address {adv} are of different IP families"), Some("use a service subnet of the advertise address's family, or a dual-stack pair".into()));
-            }
+        if let (Some(adv), Some(first)) = (advertise, service_subnets.first())
+            && service_subnets.len() == 1
+            && adv.is_ipv4() != first.addr().is_ipv4()
+        {
+            self.err(CLUSTER, "networking.serviceSubnet", format!("service subnet {first} and advertise address {adv} are of different IP families"), Some("use a service subnet of the advertise address's family, or a dual-stack pair".into()));
         }
         let dns_domain = cluster.networking.dns_domain.clone().unwrap_or_default();
         if !is_dns_subdomain(&dns_domain) {
@@ -675,15 +675,15 @@ impl<'a> Validator<'a> {
                     ("certFile", &ext.cert_file),
                     ("keyFile", &ext.key_file),
                 ] {
-                    if let Some(p) = p {
-                        if !p.starts_with('/') {
-                            self.err(
-                                CLUSTER,
-                                &format!("etcd.external.{f}"),
-                                format!("{p:?} is not an absolute path"),
-                                None,
-                            );
-                        }
+                    if let Some(p) = p
+                        && !p.starts_with('/')
+                    {
+                        self.err(
+                            CLUSTER,
+                            &format!("etcd.external.{f}"),
+                            format!("{p:?} is not an absolute path"),
+                            None,
+                        );
                     }
                 }
                 Some(EtcdMode::External(ExternalEtcdConfig {
@@ -726,10 +726,10 @@ impl<'a> Validator<'a> {
 
         // bootstrap tokens
         for (i, t) in init.bootstrap_tokens.iter().flatten().enumerate() {
-            if let Some(tok) = &t.token {
-                if !is_token(tok) {
-                    self.err(INIT, &format!("bootstrapTokens[{i}].token"), "the token does not match [a-z0-9]{6}.[a-z0-9]{16}".into(), Some("generate one with `plinth token generate` or leave it empty to get a random one".into()));
-                }
+            if let Some(tok) = &t.token
+                && !is_token(tok)
+            {
+                self.err(INIT, &format!("bootstrapTokens[{i}].token"), "the token does not match [a-z0-9]{6}.[a-z0-9]{16}".into(), Some("generate one with `plinth token generate` or leave it empty to get a random one".into()));
             }
             if t.ttl.is_some() && t.expires.is_some() {
                 self.err(
@@ -739,10 +739,10 @@ impl<'a> Validator<'a> {
                     None,
                 );
             }
-            if let Some(ttl) = &t.ttl {
-                if let Err(m) = parse_go_duration(ttl) {
-                    self.err(INIT, &format!("bootstrapTokens[{i}].ttl"), m, None);
-                }
+            if let Some(ttl) = &t.ttl
+                && let Err(m) = parse_go_duration(ttl)
+            {
+                self.err(INIT, &format!("bootstrapTokens[{i}].ttl"), m, None);
             }
             for (j, u) in t.usages.iter().flatten().enumerate() {
                 if !["signing", "authentication"].contains(&u.as_str()) {
@@ -769,7 +769,8 @@ impl<'a> Validator<'a> {
         let timeouts = self.timeouts(INIT, init.timeouts.as_ref());
         let _ = self.timeouts(RESET, reset.timeouts.as_ref());
         if let Some(c) = &reset.certificates_dir {
-            if !c.starts_with('/') {
+            // Defaulted from certificatesDir, which is already checked above.
+            if !c.starts_with('/') && cluster.certificates_dir.as_ref() != Some(c) {
                 self.err(
                     RESET,
                     "certificatesDir",

@@ -107,10 +107,11 @@ pub fn write_if_changed(
     mode: u32,
     dir_mode: u32,
 ) -> Result<WriteOutcome, FsError> {
-    if let (Ok(old), Ok(meta)) = (fs::read(path), fs::metadata(path)) {
-        if old == data && meta.permissions().mode() & 0o7777 == mode {
-            return Ok(WriteOutcome::Unchanged);
-        }
+    if let (Ok(old), Ok(meta)) = (fs::read(path), fs::metadata(path))
+        && old == data
+        && meta.permissions().mode() & 0o7777 == mode
+    {
+        return Ok(WriteOutcome::Unchanged);
     }
     write_atomic_in(path, data, mode, dir_mode)?;
     Ok(WriteOutcome::Written)

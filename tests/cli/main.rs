@@ -1,0 +1,5 @@
+//! The single integration-test binary: runs the built `plinth` binary against temp dirs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod util;
