@@ -6,7 +6,7 @@ mod init;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Overrides};
 
@@ -162,13 +162,37 @@ impl OverrideArgs {
     }
 }
 
+/// The clap command with the init phase tree appended to `init --help` (kubeadm does the same).
+#[must_use]
+pub fn command() -> clap::Command {
+    let tree = format!(
+        "The \"init\" command executes the following phases:\n```\n{}```",
+        crate::phases::init::workflow().help()
+    );
+    Cli::command().mut_subcommand("init", |c| c.after_long_help(tree))
+}
+
+/// docs/phases.md, generated from the phase trees (kept honest by a test).
+#[must_use]
+pub fn phases_markdown() -> String {
+    let mut s = String::from("# Phases\n\nGenerated from the phase trees by `plinth::cli::phases_markdown()`; a test fails when\nthis file is stale (`PLINTH_UPDATE_DOCS=1 cargo test phases_doc` rewrites it).\n\n");
+    s.push_str("## init\n\nRun one with `plinth init phase <path>` (`all` selects a whole group), skip some with\n`plinth init --skip-phases a,b/c`.\n\n| phase | what it does |\n|---|---|\n");
+    for (path, _, summary, _) in crate::phases::init::workflow().entries() {
+        s.push_str(&format!("| `{path}` | {summary} |\n"));
+    }
+    s
+}
+
 /// Exit code for usage and configuration errors (clap uses 2 too).
 const EXIT_USAGE: u8 = 2;
 
 /// Parses the command line, runs it and maps the outcome to an exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     init_tracing(cli.verbose);
     match run(cli) {
         Ok(code) => code,
@@ -245,8 +269,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Completion { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "plinth", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut command(), "plinth", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn phases_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/phases.md");
+        let want = super::phases_markdown();
+        if std::env::var_os("PLINTH_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(have, want, "docs/phases.md is stale: run PLINTH_UPDATE_DOCS=1 cargo test phases_doc");
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::command().debug_assert();
     }
 }
