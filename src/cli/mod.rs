@@ -175,7 +175,9 @@ pub fn command() -> clap::Command {
 /// docs/phases.md, generated from the phase trees (kept honest by a test).
 #[must_use]
 pub fn phases_markdown() -> String {
-    let mut s = String::from("# Phases\n\nGenerated from the phase trees by `plinth::cli::phases_markdown()`; a test fails when\nthis file is stale (`PLINTH_UPDATE_DOCS=1 cargo test phases_doc` rewrites it).\n\n");
+    let mut s = String::from(
+        "# Phases\n\nGenerated from the phase trees by `plinth::cli::phases_markdown()`; a test fails when\nthis file is stale (`PLINTH_UPDATE_DOCS=1 cargo test phases_doc` rewrites it).\n\n",
+    );
     s.push_str("## init\n\nRun one with `plinth init phase <path>` (`all` selects a whole group), skip some with\n`plinth init --skip-phases a,b/c`.\n\n| phase | what it does |\n|---|---|\n");
     for (path, _, summary, _) in crate::phases::init::workflow().entries() {
         s.push_str(&format!("| `{path}` | {summary} |\n"));
@@ -189,7 +191,10 @@ const EXIT_USAGE: u8 = 2;
 /// Parses the command line, runs it and maps the outcome to an exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = match command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
@@ -285,7 +290,10 @@ mod tests {
             std::fs::write(path, &want).unwrap();
         }
         let have = std::fs::read_to_string(path).unwrap_or_default();
-        assert_eq!(have, want, "docs/phases.md is stale: run PLINTH_UPDATE_DOCS=1 cargo test phases_doc");
+        assert_eq!(
+            have, want,
+            "docs/phases.md is stale: run PLINTH_UPDATE_DOCS=1 cargo test phases_doc"
+        );
     }
 
     #[test]
