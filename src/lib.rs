@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod host;
 pub mod kubeconfig;
 pub mod phases;
