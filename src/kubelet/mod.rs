@@ -67,7 +67,7 @@ pub enum KubeletError {
     Patch {
         /// The cause, naming the patch file.
         #[source]
-        source: PatchError,
+        source: Box<PatchError>,
     },
     /// The configuration could not be serialized.
     #[error("failed to serialize {file}")]
@@ -77,6 +77,15 @@ pub enum KubeletError {
         /// The cause.
         #[source]
         source: serde_saphyr::SerializeError,
+    },
+    /// A generated file did not parse back at all.
+    #[error("generated {file} does not parse back")]
+    ParseBack {
+        /// File name.
+        file: &'static str,
+        /// The parser's error.
+        #[source]
+        source: Box<serde_saphyr::Error>,
     },
     /// A generated file did not parse back to what was intended.
     #[error("generated {file} is invalid: {problem}")]
@@ -326,9 +335,9 @@ fn to_yaml(file: &'static str, v: &Value) -> Result<String, KubeletError> {
 }
 
 fn parse_back(file: &'static str, text: &str) -> Result<Value, KubeletError> {
-    serde_saphyr::from_str::<Value>(text).map_err(|e| KubeletError::Check {
+    serde_saphyr::from_str::<Value>(text).map_err(|source| KubeletError::ParseBack {
         file,
-        problem: e.to_string(),
+        source: Box::new(source),
     })
 }
 
@@ -349,7 +358,9 @@ pub fn generate_kubelet_files(
     let applied = match patches {
         Some(set) => set
             .apply("kubeletconfiguration", &mut doc, Schema::Untyped)
-            .map_err(|source| KubeletError::Patch { source })?,
+            .map_err(|source| KubeletError::Patch {
+                source: Box::new(source),
+            })?,
         None => Vec::new(),
     };
     let instance_config = instance_config(cfg);

@@ -28,7 +28,7 @@ use k8s_openapi::api::core::v1::Pod;
 use crate::config::ResolvedConfig;
 use crate::host::Paths;
 
-pub use patches::{AppliedPatch, PatchError, PatchSet, PatchType, Schema};
+pub use patches::{AppliedPatch, ApplyCause, ParseCause, PatchError, PatchSet, PatchType, Schema};
 pub use render::{Templates, embedded_templates, json_encode_value, parse_pod};
 pub use write::write_manifest;
 
@@ -143,28 +143,31 @@ pub enum RenderError {
         known: Vec<String>,
     },
     /// A template has a syntax error.
-    #[error("failed to parse template {template}: {message}")]
+    #[error("failed to parse template {template}")]
     ParseTemplate {
         /// Template name.
         template: String,
-        /// tera's message with the line.
-        message: String,
+        /// tera's error, with the line.
+        #[source]
+        source: tera::Error,
     },
     /// Rendering a template failed (e.g. an undefined variable).
-    #[error("failed to render template {template}: {message}")]
+    #[error("failed to render template {template}")]
     RenderTemplate {
         /// Template name.
         template: String,
-        /// tera's message with the line.
-        message: String,
+        /// tera's error, with the line.
+        #[source]
+        source: tera::Error,
     },
     /// The rendered or patched manifest is not a valid Pod.
-    #[error("the {component} manifest is not a valid Pod: {message}")]
+    #[error("the {component} manifest is not a valid Pod")]
     ParseManifest {
         /// Component.
         component: &'static str,
-        /// The parser's located message.
-        message: String,
+        /// The parser's error, with line and column.
+        #[source]
+        source: Box<serde_saphyr::Error>,
     },
     /// The manifest has fields a Pod does not have.
     #[error("the {component} manifest has unknown field(s): {}", fields.join(", "))]
@@ -189,7 +192,7 @@ pub enum RenderError {
         component: &'static str,
         /// The cause, naming the patch file.
         #[source]
-        source: PatchError,
+        source: Box<PatchError>,
     },
     /// Re-serializing a patched manifest failed.
     #[error("failed to serialize the patched {component} manifest")]
@@ -199,6 +202,14 @@ pub enum RenderError {
         /// The cause.
         #[source]
         source: serde_saphyr::SerializeError,
+    },
+    /// The config asks for something plinth's manifests do not implement.
+    #[error("cannot render the {component} manifest: {feature} is not supported")]
+    Unsupported {
+        /// Component.
+        component: &'static str,
+        /// What is not supported.
+        feature: &'static str,
     },
     /// Writing the manifest failed.
     #[error("failed to write the {component} manifest")]
@@ -257,6 +268,20 @@ pub fn render_manifest(
     patches: Option<&PatchSet>,
     c: Component,
 ) -> Result<Manifest, RenderError> {
+    // kubeadm runs the components as dedicated users under this (alpha) gate; plinth does not,
+    // and must not silently write root manifests for a config that asks for it.
+    let rootless = cfg
+        .cluster
+        .feature_gates
+        .as_ref()
+        .and_then(|g| g.get("RootlessControlPlane"))
+        .copied();
+    if rootless == Some(true) {
+        return Err(RenderError::Unsupported {
+            component: c.name(),
+            feature: "the RootlessControlPlane feature gate",
+        });
+    }
     let (view, warnings) = context::view(cfg, paths, facts, c);
     let mut yaml = templates.render(c, &view)?;
     // Check the template's own output first, so a broken template is reported as such.
@@ -265,15 +290,15 @@ pub fn render_manifest(
     if let Some(set) = patches.filter(|s| s.files().iter().any(|f| f.target == c.name())) {
         // Patch the document as rendered (kubeadm patches its serialized Pod).
         let mut doc: serde_json::Value =
-            serde_saphyr::from_str(&yaml).map_err(|e| RenderError::ParseManifest {
+            serde_saphyr::from_str(&yaml).map_err(|source| RenderError::ParseManifest {
                 component: c.name(),
-                message: e.to_string(),
+                source: Box::new(source),
             })?;
         applied = set
             .apply(c.name(), &mut doc, Schema::Pod)
             .map_err(|source| RenderError::Patch {
                 component: c.name(),
-                source,
+                source: Box::new(source),
             })?;
         sort_keys(&mut doc);
         yaml = serde_saphyr::to_string(&doc).map_err(|source| RenderError::SerializeManifest {

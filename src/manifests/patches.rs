@@ -103,12 +103,13 @@ pub enum PatchError {
         kind: String,
     },
     /// The file is not valid YAML/JSON.
-    #[error("could not parse patch file {}: {message}", path.display())]
+    #[error("could not parse patch file {}", path.display())]
     ParseFile {
         /// The file.
         path: PathBuf,
-        /// The parser's located message.
-        message: String,
+        /// The parser's error, with line and column.
+        #[source]
+        source: Box<ParseCause>,
     },
     /// A JSON patch document is not a list of RFC 6902 operations.
     #[error("patch file {} is not a valid JSON patch (RFC 6902)", path.display())]
@@ -134,7 +135,7 @@ pub enum PatchError {
         at: String,
     },
     /// A patch does not apply to its target.
-    #[error("could not apply patch file {} of type {kind:?} to target {target:?}: {message}", path.display())]
+    #[error("could not apply patch file {} of type {kind:?} to target {target:?}", path.display())]
     Apply {
         /// The file.
         path: PathBuf,
@@ -143,8 +144,36 @@ pub enum PatchError {
         /// The patch type.
         kind: &'static str,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Box<ApplyCause>,
     },
+}
+
+/// Why a patch file did not parse.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseCause {
+    /// A `.json` file.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A `.yaml` file.
+    #[error(transparent)]
+    Yaml(#[from] serde_saphyr::Error),
+}
+
+/// Why a patch did not apply.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyCause {
+    /// An RFC 6902 operation failed.
+    #[error(transparent)]
+    Json(#[from] json_patch::PatchError),
+    /// The JSON patch document is not a list of operations.
+    #[error(transparent)]
+    Decode(#[from] serde_json::Error),
+    /// A strategic merge patch does not fit the document.
+    #[error("{0}")]
+    Strategic(String),
 }
 
 /// One file of a patches directory.
@@ -332,22 +361,23 @@ impl PatchSet {
     ) -> Result<Vec<AppliedPatch>, PatchError> {
         let mut applied = Vec::new();
         for f in self.files.iter().filter(|f| f.target == target) {
-            let err = |message: String| PatchError::Apply {
+            let err = |source: ApplyCause| PatchError::Apply {
                 path: f.path.clone(),
                 target: target.to_string(),
                 kind: f.kind.media_type(),
-                message,
+                source: Box::new(source),
             };
             for d in &f.docs {
                 match f.kind {
                     PatchType::Json => {
                         let p: json_patch::Patch =
-                            serde_json::from_value(d.clone()).map_err(|e| err(e.to_string()))?;
-                        json_patch::patch(doc, &p).map_err(|e| err(e.to_string()))?;
+                            serde_json::from_value(d.clone()).map_err(|e| err(e.into()))?;
+                        json_patch::patch(doc, &p).map_err(|e| err(e.into()))?;
                     }
                     PatchType::Merge => json_patch::merge(doc, d),
                     PatchType::Strategic => {
-                        strategic_merge(doc, d, schema, &mut Vec::new()).map_err(err)?;
+                        strategic_merge(doc, d, schema, &mut Vec::new())
+                            .map_err(|m| err(ApplyCause::Strategic(m)))?;
                     }
                 }
             }
@@ -363,16 +393,16 @@ impl PatchSet {
 
 /// Parses a patch file: JSON for `.json`, one or more YAML documents for `.yaml`.
 fn parse_docs(path: &Path, text: &str) -> Result<Vec<Value>, PatchError> {
-    let err = |message: String| PatchError::ParseFile {
+    let err = |source: ParseCause| PatchError::ParseFile {
         path: path.to_path_buf(),
-        message,
+        source: Box::new(source),
     };
     if path.extension().is_some_and(|e| e == "json") {
         return serde_json::from_str::<Value>(text)
             .map(|v| vec![v])
-            .map_err(|e| err(e.to_string()));
+            .map_err(|e| err(e.into()));
     }
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| err(e.to_string()))?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| err(e.into()))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
@@ -498,6 +528,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The error and its causes, as `main` prints them.
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s.push_str(&format!(": {c}"));
+            cur = c.source();
+        }
+        s
+    }
+
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).unwrap();
     }
@@ -608,7 +649,7 @@ mod tests {
         for (name, text, want) in cases {
             let d = tempfile::tempdir().unwrap();
             write(d.path(), name, text);
-            let e = PatchSet::load(d.path()).unwrap_err().to_string();
+            let e = chain(&PatchSet::load(d.path()).unwrap_err());
             assert!(e.contains(want), "{name}: {e}");
             assert!(
                 e.contains(name),

@@ -78,8 +78,15 @@ pub fn json_encode_value(v: &impl serde::Serialize) -> String {
     out
 }
 
-fn json_encode(v: Value, _: Kwargs, _: &State) -> String {
-    json_encode_value(&v)
+/// The `json_encode` filter. tera hands an undefined variable to a filter (for `default`),
+/// so a misspelt name would silently become `null`: reject it instead.
+fn json_encode(v: Value, _: Kwargs, _: &State) -> tera::TeraResult<String> {
+    if v.is_undefined() {
+        return Err(tera::Error::message(
+            "json_encode: the value is not defined (a misspelt variable?)",
+        ));
+    }
+    Ok(json_encode_value(&v))
 }
 
 impl Templates {
@@ -134,9 +141,9 @@ impl Templates {
         tera.register_filter("json_encode", json_encode);
         for (name, src) in &sources {
             tera.add_raw_template(name, src)
-                .map_err(|e| RenderError::ParseTemplate {
+                .map_err(|source| RenderError::ParseTemplate {
                     template: name.clone(),
-                    message: e.to_string(),
+                    source,
                 })?;
         }
         Ok(Templates { tera, from_disk })
@@ -166,14 +173,12 @@ impl Templates {
         c: Component,
         view: &impl serde::Serialize,
     ) -> Result<String, RenderError> {
-        let err = |message: String| RenderError::RenderTemplate {
+        let err = |source| RenderError::RenderTemplate {
             template: c.template_name().to_string(),
-            message,
+            source,
         };
-        let ctx = Context::from_serialize(view).map_err(|e| err(e.to_string()))?;
-        self.tera
-            .render(c.template_name(), &ctx)
-            .map_err(|e| err(e.to_string()))
+        let ctx = Context::from_serialize(view).map_err(err)?;
+        self.tera.render(c.template_name(), &ctx).map_err(err)
     }
 }
 
@@ -187,9 +192,9 @@ pub fn parse_pod(c: Component, yaml: &str) -> Result<Pod, RenderError> {
     let pod: Pod = serde_saphyr::with_deserializer_from_str(yaml, |de| {
         serde_ignored::deserialize(de, |path| unknown.push(path.to_string().replace(".?", "")))
     })
-    .map_err(|e| RenderError::ParseManifest {
+    .map_err(|source| RenderError::ParseManifest {
         component: c.name(),
-        message: e.to_string(),
+        source: Box::new(source),
     })?;
     if !unknown.is_empty() {
         return Err(RenderError::UnknownFields {
@@ -300,6 +305,21 @@ mod tests {
     fn the_scan_catches_raw_expressions() {
         let bad = "a: {{ x }}\nb: {{ y | json_encode | upper }}\nc: {{- z | json_encode -}}\nd: {{ w | json_encode() }}";
         assert_eq!(raw_expressions(bad), vec!["x", "y | json_encode | upper"]);
+    }
+
+    #[test]
+    fn an_undefined_variable_is_an_error_with_its_line() {
+        let mut t = Tera::default();
+        t.autoescape_on(Vec::<&str>::new());
+        t.register_filter("json_encode", json_encode);
+        t.add_raw_template("x.yaml.tera", "a: 1\nb: {{ nmae | json_encode }}\n")
+            .unwrap();
+        let e = t.render("x.yaml.tera", &Context::new()).unwrap_err();
+        let msg = format!("{e}");
+        assert!(
+            msg.contains("not defined") && msg.contains("x.yaml.tera:2"),
+            "{msg}"
+        );
     }
 
     #[test]
