@@ -457,6 +457,118 @@ pub fn restart_kubelet(services: &dyn ServiceManager) -> StartOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    fn cfg(extra: &str) -> ResolvedConfig {
+        let text = format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 10.0.0.10\nnodeRegistration:\n  name: cp-1\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.2\n{extra}"
+        );
+        crate::config::load_str(&text, "t", &Default::default(), &Default::default()).unwrap()
+    }
+
+    fn host() -> KubeletHost {
+        KubeletHost {
+            hostname: Some("cp-1".into()),
+            systemd_resolved_active: false,
+        }
+    }
+
+    #[test]
+    fn generated_files_parse_back_with_the_enforced_values() {
+        let c = cfg("");
+        let paths = Paths::host(&c.cert_dir);
+        let f = generate_kubelet_files(&c, &paths, &host(), None).unwrap();
+        let v: Value = serde_saphyr::from_str(&f.config).unwrap();
+        assert_eq!(v["kind"], "KubeletConfiguration");
+        assert_eq!(v["staticPodPath"], "/etc/kubernetes/manifests");
+        assert_eq!(v["clusterDNS"], json!(["10.96.0.10"]));
+        assert_eq!(
+            v["authentication"]["x509"]["clientCAFile"],
+            "/etc/kubernetes/pki/ca.crt"
+        );
+        assert_eq!(v["containerRuntimeEndpoint"], c.cri_socket);
+        assert_eq!(v["rotateCertificates"], true);
+        let i: Value = serde_saphyr::from_str(&f.instance_config).unwrap();
+        assert_eq!(i, json!({"containerRuntimeEndpoint": c.cri_socket}));
+        assert_eq!(f.flags_env, "KUBELET_KUBEADM_ARGS=\"\"\n");
+        assert!(f.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_patch_that_breaks_the_document_is_caught() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("kubeletconfiguration+merge.yaml"),
+            "kind: Pod\n",
+        )
+        .unwrap();
+        let set = PatchSet::load(d.path()).unwrap();
+        let c = cfg("");
+        let e =
+            generate_kubelet_files(&c, &Paths::host(&c.cert_dir), &host(), Some(&set)).unwrap_err();
+        assert!(e.to_string().contains("kind must be"), "{e}");
+    }
+
+    #[test]
+    fn instance_config_wins_over_user_patches() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("kubeletconfiguration.yaml"),
+            "containerRuntimeEndpoint: unix:///elsewhere.sock\nmaxPods: 10\n",
+        )
+        .unwrap();
+        let set = PatchSet::load(d.path()).unwrap();
+        let c = cfg("");
+        let f = generate_kubelet_files(&c, &Paths::host(&c.cert_dir), &host(), Some(&set)).unwrap();
+        let v: Value = serde_saphyr::from_str(&f.config).unwrap();
+        assert_eq!(v["containerRuntimeEndpoint"], c.cri_socket);
+        assert_eq!(v["maxPods"], 10);
+        assert_eq!(f.patches.len(), 1);
+    }
+
+    struct FakeSystemd {
+        pid1: bool,
+        fail: bool,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl ServiceManager for FakeSystemd {
+        fn is_systemd(&self) -> bool {
+            self.pid1
+        }
+        fn is_active(&self, _: &str) -> bool {
+            false
+        }
+        fn restart(&self, unit: &str) -> Result<(), ServiceError> {
+            self.calls.lock().unwrap().push(unit.to_string());
+            if self.fail {
+                Err(ServiceError::Failed {
+                    action: "restart",
+                    unit: unit.into(),
+                    stderr: "Unit kubelet.service not found.".into(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[test]
+    fn the_kubelet_is_restarted_only_under_systemd() {
+        let fake = |pid1, fail| FakeSystemd {
+            pid1,
+            fail,
+            calls: Mutex::new(Vec::new()),
+        };
+        let s = fake(false, false);
+        assert!(matches!(restart_kubelet(&s), StartOutcome::NotSystemd));
+        assert!(s.calls.lock().unwrap().is_empty());
+        let s = fake(true, false);
+        assert!(matches!(restart_kubelet(&s), StartOutcome::Restarted));
+        assert_eq!(*s.calls.lock().unwrap(), vec!["kubelet"]);
+        let s = fake(true, true);
+        assert!(matches!(restart_kubelet(&s), StartOutcome::Failed(_)));
+    }
 
     #[test]
     fn go_quote_matches_strconv_quote() {
