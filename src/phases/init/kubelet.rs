@@ -3,7 +3,7 @@
 
 use super::InitContext;
 use crate::host::fs::WriteOutcome;
-use crate::host::service::Systemd;
+use crate::host::service::{ServiceManager, Systemd};
 use crate::kubelet::{
     KubeletHost, StartOutcome, generate_kubelet_files, restart_kubelet, write_kubelet_files,
 };
@@ -79,8 +79,11 @@ impl Phase<InitContext> for KubeletStartPhase {
             return Ok(());
         }
         let config = ctx.paths.kubelet_dir.join(crate::kubelet::CONFIG_FILE);
+        if services.is_systemd() {
+            ctx.report.say(PHASE, "Starting the kubelet");
+        }
         match restart_kubelet(&services) {
-            StartOutcome::Restarted => ctx.report.say(PHASE, "Starting the kubelet"),
+            StartOutcome::Restarted => {}
             StartOutcome::NotSystemd => ctx.report.warn(
                 PHASE,
                 format!(
