@@ -1,14 +1,17 @@
 //! plinth: a Kubernetes control-plane bootstrapper, doing what `kubeadm init` and
 //! `kubeadm reset` do from the same `kubeadm.k8s.io/v1beta4` config files.
 //!
-//! Domain modules ([`config`], [`pki`], [`kubeconfig`], [`host`]) know nothing of the CLI;
-//! [`phases`] wires them into kubeadm-style phase trees; [`cli`] is a thin clap layer.
+//! Domain modules ([`config`], [`pki`], [`kubeconfig`], [`manifests`], [`kubelet`], [`host`])
+//! know nothing of the CLI; [`phases`] wires them into kubeadm-style phase trees; [`cli`] is a
+//! thin clap layer.
 
 pub mod cli;
 pub mod config;
 pub mod health;
 pub mod host;
 pub mod kubeconfig;
+pub mod kubelet;
+pub mod manifests;
 pub mod phases;
 pub mod pki;
 pub mod report;

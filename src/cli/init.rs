@@ -60,6 +60,16 @@ pub struct InitFlags {
     /// Where kubeconfig files go (default /etc/kubernetes).
     #[arg(long)]
     pub kubeconfig_dir: Option<PathBuf>,
+    /// Where static Pod manifests go (default /etc/kubernetes/manifests).
+    #[arg(long)]
+    pub manifests_dir: Option<PathBuf>,
+    /// Where the kubelet's files go (default /var/lib/kubelet).
+    #[arg(long)]
+    pub kubelet_dir: Option<PathBuf>,
+    /// Directory with replacements for the built-in static Pod templates
+    /// (`kube-apiserver.yaml.tera`, ...); see docs/manifests.md.
+    #[arg(long)]
+    pub templates_dir: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
 }
@@ -89,8 +99,28 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
     let plan = wf.plan(&Selection { only, skip })?;
 
     let mut paths = Paths::host(&cfg.cert_dir);
-    if let Some(d) = &flags.kubeconfig_dir {
-        paths.kubeconfig_dir.clone_from(d);
+    for (flag, dir, slot) in [
+        (
+            "--kubeconfig-dir",
+            &flags.kubeconfig_dir,
+            &mut paths.kubeconfig_dir,
+        ),
+        (
+            "--manifests-dir",
+            &flags.manifests_dir,
+            &mut paths.manifests_dir,
+        ),
+        ("--kubelet-dir", &flags.kubelet_dir, &mut paths.kubelet_dir),
+    ] {
+        if let Some(d) = dir {
+            // Manifests and kubelet files refer to these paths, so they must be absolute.
+            if !d.is_absolute() {
+                return Err(
+                    UsageError(format!("{flag} {} must be an absolute path", d.display())).into(),
+                );
+            }
+            slot.clone_from(d);
+        }
     }
     if flags.dry_run {
         let dir = match &flags.dry_run_dir {
@@ -136,6 +166,7 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         dry_run: flags.dry_run,
         plan: plan.clone(),
         keys: None,
+        templates_dir: flags.templates_dir.clone(),
     };
     let result = wf.run(&plan, &mut ctx, Policy::FailFast, |ev| match ev {
         Event::Started(path) => report.phase_started(path),

@@ -1,8 +1,10 @@
-//! The host: where files live ([`Paths`]) and how they are written ([`fs`]). Every host path
-//! plinth uses derives from a `Paths` value, so tests and dry runs point it at a directory.
+//! The host: where files live ([`Paths`]), how they are written ([`fs`]) and the init system
+//! ([`service`]). Every host path plinth uses derives from a `Paths` value, so tests and dry
+//! runs point it at a directory.
 
 pub mod cleanup;
 pub mod fs;
 mod paths;
+pub mod service;
 
 pub use paths::Paths;

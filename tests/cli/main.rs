@@ -1,6 +1,9 @@
-//! The single integration-test binary: runs the built `plinth` binary against temp dirs.
+//! The single integration-test binary: runs the built `plinth` binary (and the library) against
+//! temp dirs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
+mod golden;
+mod props;
 mod reset;
 mod util;

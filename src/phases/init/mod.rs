@@ -2,7 +2,12 @@
 //! over a domain module; the hand-off between phases is the disk, so every phase runs alone.
 
 mod certs;
+mod controlplane;
+mod etcd;
 mod kubeconfig;
+mod kubelet;
+
+use std::path::PathBuf;
 
 use crate::config::ResolvedConfig;
 use crate::host::Paths;
@@ -25,6 +30,8 @@ pub struct InitContext {
     /// Keys generated ahead of time, in parallel, for the certificates and kubeconfigs this
     /// run will create.
     pub keys: Option<crate::pki::KeyPool>,
+    /// `--templates-dir`: user copies of the static Pod templates.
+    pub templates_dir: Option<PathBuf>,
 }
 
 /// The `init` phase tree.
@@ -32,7 +39,13 @@ pub struct InitContext {
 pub fn workflow() -> Workflow<InitContext> {
     Workflow {
         name: "init",
-        nodes: vec![certs::node(), kubeconfig::node()],
+        nodes: vec![
+            certs::node(),
+            kubeconfig::node(),
+            etcd::node(),
+            controlplane::node(),
+            kubelet::node(),
+        ],
     }
 }
 

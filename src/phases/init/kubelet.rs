@@ -1,0 +1,109 @@
+//! `init phase kubelet-start`: write the kubelet's flags, instance configuration and
+//! configuration, then (re)start it through systemd when systemd runs this host.
+
+use super::InitContext;
+use crate::host::fs::WriteOutcome;
+use crate::host::service::{ServiceManager, Systemd};
+use crate::kubelet::{
+    KubeletHost, StartOutcome, generate_kubelet_files, restart_kubelet, write_kubelet_files,
+};
+use crate::manifests::PatchSet;
+use crate::phases::runner::{Node, Phase};
+
+const PHASE: &str = "kubelet-start";
+
+struct KubeletStartPhase;
+
+impl Phase<InitContext> for KubeletStartPhase {
+    fn name(&self) -> &'static str {
+        "kubelet-start"
+    }
+
+    fn summary(&self) -> &'static str {
+        "Write kubelet settings and (re)start the kubelet"
+    }
+
+    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
+        let services = Systemd;
+        let host = KubeletHost::detect(&services);
+        let patches = ctx
+            .cfg
+            .patches_dir
+            .as_deref()
+            .map(PatchSet::load)
+            .transpose()?;
+        let files = generate_kubelet_files(&ctx.cfg, &ctx.paths, &host, patches.as_ref())?;
+        for w in &files.warnings {
+            ctx.report.warn(PHASE, w);
+        }
+        for p in &files.patches {
+            ctx.report.say(
+                "patches",
+                format!(
+                    "Applied patch of type {:?} to target {:?}",
+                    p.kind.media_type(),
+                    p.target
+                ),
+            );
+        }
+        let written = write_kubelet_files(&ctx.paths.kubelet_dir_disk(), &files)?;
+        for (disk, outcome) in written {
+            let name = disk.file_name().map(|n| n.to_string_lossy().into_owned());
+            let shown = ctx
+                .paths
+                .kubelet_dir
+                .join(name.unwrap_or_default())
+                .display()
+                .to_string();
+            let what = if shown.ends_with(crate::kubelet::FLAGS_ENV_FILE) {
+                "kubelet environment file with flags"
+            } else {
+                "kubelet configuration"
+            };
+            match outcome {
+                WriteOutcome::Written => {
+                    ctx.report
+                        .say(PHASE, format!("Writing {what} to file {shown:?}"));
+                    ctx.report.wrote(&disk);
+                }
+                WriteOutcome::Unchanged => ctx
+                    .report
+                    .say(PHASE, format!("The {what} in {shown:?} is unchanged")),
+            }
+        }
+        if ctx.dry_run {
+            ctx.report.say(
+                PHASE,
+                "Would restart the kubelet (dry run: not touching the host)",
+            );
+            return Ok(());
+        }
+        let config = ctx.paths.kubelet_dir.join(crate::kubelet::CONFIG_FILE);
+        if services.is_systemd() {
+            ctx.report.say(PHASE, "Starting the kubelet");
+        }
+        match restart_kubelet(&services) {
+            StartOutcome::Restarted => {}
+            StartOutcome::NotSystemd => ctx.report.warn(
+                PHASE,
+                format!(
+                    "systemd is not the init system of this host, so plinth cannot start the kubelet: \
+                     (re)start it yourself with --config={}",
+                    config.display()
+                ),
+            ),
+            StartOutcome::Failed(e) => ctx.report.warn(
+                PHASE,
+                format!(
+                    "unable to start the kubelet service: {e}; please make sure the kubelet is \
+                     (re)started and running"
+                ),
+            ),
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn node() -> Node<InitContext> {
+    Node::Leaf(Box::new(KubeletStartPhase))
+}
