@@ -79,6 +79,10 @@ pub enum CertsCommand {
         /// Config file, for certificatesDir.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Directory of admin.conf, super-admin.conf, controller-manager.conf and
+        /// scheduler.conf (default /etc/kubernetes).
+        #[arg(long)]
+        kubeconfig_dir: Option<PathBuf>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = ExpirationFormat::Table)]
         output: ExpirationFormat,
@@ -175,7 +179,9 @@ pub fn command() -> clap::Command {
 /// docs/phases.md, generated from the phase trees (kept honest by a test).
 #[must_use]
 pub fn phases_markdown() -> String {
-    let mut s = String::from("# Phases\n\nGenerated from the phase trees by `plinth::cli::phases_markdown()`; a test fails when\nthis file is stale (`PLINTH_UPDATE_DOCS=1 cargo test phases_doc` rewrites it).\n\n");
+    let mut s = String::from(
+        "# Phases\n\nGenerated from the phase trees by `plinth::cli::phases_markdown()`; a test fails when\nthis file is stale (`PLINTH_UPDATE_DOCS=1 cargo test phases_doc` rewrites it).\n\n",
+    );
     s.push_str("## init\n\nRun one with `plinth init phase <path>` (`all` selects a whole group), skip some with\n`plinth init --skip-phases a,b/c`.\n\n| phase | what it does |\n|---|---|\n");
     for (path, _, summary, _) in crate::phases::init::workflow().entries() {
         s.push_str(&format!("| `{path}` | {summary} |\n"));
@@ -189,7 +195,10 @@ const EXIT_USAGE: u8 = 2;
 /// Parses the command line, runs it and maps the outcome to an exit code.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = match command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m)) {
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
@@ -262,8 +271,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs(CertsCommand::CheckExpiration {
             cert_dir,
             config: path,
+            kubeconfig_dir,
             output,
-        }) => init::check_expiration(cert_dir, path, output),
+        }) => init::check_expiration(cert_dir, path, kubeconfig_dir, output),
         Command::Version => {
             println!("plinth {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -285,7 +295,10 @@ mod tests {
             std::fs::write(path, &want).unwrap();
         }
         let have = std::fs::read_to_string(path).unwrap_or_default();
-        assert_eq!(have, want, "docs/phases.md is stale: run PLINTH_UPDATE_DOCS=1 cargo test phases_doc");
+        assert_eq!(
+            have, want,
+            "docs/phases.md is stale: run PLINTH_UPDATE_DOCS=1 cargo test phases_doc"
+        );
     }
 
     #[test]

@@ -4,4 +4,4 @@
 pub mod fs;
 mod paths;
 
-pub use paths::Paths;
+pub use paths::{DEFAULT_CERT_DIR, KUBERNETES_DIR, Paths};
