@@ -885,3 +885,110 @@ fn check_expiration_lists_every_certificate() {
         .clone();
     assert_eq!(api["externally_managed"], true);
 }
+
+#[test]
+fn cas_made_by_openssl_are_reused_in_every_key_format() {
+    // kubeadm-, openssl- or cfssl-made CAs must work: PKCS#1 RSA, SEC1 EC, PKCS#8 EC keys.
+    let site = Site::new(INIT, "");
+    std::fs::create_dir_all(site.pki("etcd")).unwrap();
+    let key = |base: &str| site.pki(&format!("{base}.key")).display().to_string();
+    let crt = |base: &str| site.pki(&format!("{base}.crt")).display().to_string();
+    ok(
+        "openssl",
+        &["genrsa", "-traditional", "-out", &key("ca"), "2048"],
+    );
+    ok(
+        "openssl",
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &key("front-proxy-ca"),
+        ],
+    );
+    ok(
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-384",
+            "-out",
+            &key("etcd/ca"),
+        ],
+    );
+    for (base, cn, header) in [
+        ("ca", "kubernetes", "-----BEGIN RSA PRIVATE KEY-----"),
+        (
+            "front-proxy-ca",
+            "front-proxy-ca",
+            "-----BEGIN EC PRIVATE KEY-----",
+        ),
+        ("etcd/ca", "etcd-ca", "-----BEGIN PRIVATE KEY-----"),
+    ] {
+        assert!(
+            std::fs::read_to_string(key(base))
+                .unwrap()
+                .starts_with(header),
+            "{base}"
+        );
+        ok(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                &key(base),
+                "-out",
+                &crt(base),
+                "-days",
+                "3650",
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
+        );
+    }
+    let before: Vec<_> = ["ca.crt", "ca.key", "etcd/ca.crt"]
+        .iter()
+        .map(|f| std::fs::read(site.pki(f)).unwrap())
+        .collect();
+    let (certs, _) = site.certs_and_kubeconfigs(&[]);
+    assert_eq!(certs.matches("certificate authority").count(), 3, "{certs}");
+    let after: Vec<_> = ["ca.crt", "ca.key", "etcd/ca.crt"]
+        .iter()
+        .map(|f| std::fs::read(site.pki(f)).unwrap())
+        .collect();
+    assert_eq!(before, after, "existing CAs are never rewritten");
+    for Leaf { base, ca, .. } in leaves() {
+        let v = ok("openssl", &["verify", "-CAfile", &crt(ca), &crt(base)]);
+        assert!(v.trim().ends_with(": OK"), "{base}: {v}");
+    }
+    let admin = site.path("admin.conf");
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        "kubectl",
+        &[
+            "config",
+            "view",
+            "--kubeconfig",
+            admin.to_str().unwrap(),
+            "--raw",
+            "-o",
+            "json",
+        ],
+    ))
+    .unwrap();
+    use base64::Engine as _;
+    let ca_data = base64::engine::general_purpose::STANDARD
+        .decode(
+            v["clusters"][0]["cluster"]["certificate-authority-data"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(ca_data, std::fs::read(site.pki("ca.crt")).unwrap());
+}
