@@ -14,6 +14,7 @@ pub struct Reporter {
 
 struct Inner {
     out: Box<dyn Write + Send>,
+    spinner: Option<indicatif::ProgressBar>,
     quiet: bool,
     lines: Vec<String>,
     written: Vec<PathBuf>,
@@ -27,10 +28,34 @@ impl std::fmt::Debug for Reporter {
 }
 
 impl Reporter {
-    /// Prints to stdout.
+    /// Prints to stdout, with a spinner showing the running phase when stdout is a terminal.
     #[must_use]
     pub fn stdout() -> Self {
-        Self::to(Box::new(std::io::stdout()), false)
+        let r = Self::to(Box::new(std::io::stdout()), false);
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.enable_steady_tick(std::time::Duration::from_millis(80));
+            r.with(|i| i.spinner = Some(pb));
+        }
+        r
+    }
+
+    /// Shows `path` as the running phase (terminal only).
+    pub fn phase_started(&self, path: &str) {
+        self.with(|i| {
+            if let Some(pb) = &i.spinner {
+                pb.set_message(path.to_string());
+            }
+        });
+    }
+
+    /// Removes the spinner (end of run).
+    pub fn finish(&self) {
+        self.with(|i| {
+            if let Some(pb) = i.spinner.take() {
+                pb.finish_and_clear();
+            }
+        });
     }
 
     /// Records only (for `-o json` and tests).
@@ -43,6 +68,7 @@ impl Reporter {
         Reporter {
             inner: Arc::new(Mutex::new(Inner {
                 out,
+                spinner: None,
                 quiet,
                 lines: Vec::new(),
                 written: Vec::new(),
@@ -64,7 +90,9 @@ impl Reporter {
     pub fn say(&self, phase: &str, message: impl AsRef<str>) {
         let line = format!("[{phase}] {}", message.as_ref());
         self.with(|i| {
-            if !i.quiet {
+            if let Some(pb) = &i.spinner {
+                pb.println(&line);
+            } else if !i.quiet {
                 // stdout closed (e.g. `| head`) is not an error worth failing a run for.
                 let _ = writeln!(i.out, "{line}");
             }
@@ -83,7 +111,9 @@ impl Reporter {
     pub fn text(&self, text: impl AsRef<str>) {
         let t = text.as_ref().to_string();
         self.with(|i| {
-            if !i.quiet {
+            if let Some(pb) = &i.spinner {
+                pb.println(&t);
+            } else if !i.quiet {
                 let _ = writeln!(i.out, "{t}");
             }
             i.lines.push(t);

@@ -10,7 +10,7 @@ use super::{ExpirationFormat, OverrideArgs, UsageError};
 use crate::config;
 use crate::host::Paths;
 use crate::phases::init::{InitContext, workflow};
-use crate::phases::runner::{Outcome, Policy, Selection};
+use crate::phases::runner::{Event, Outcome, Policy, Selection};
 use crate::report::Reporter;
 
 /// `plinth init`.
@@ -137,14 +137,16 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         plan: plan.clone(),
         keys: None,
     };
-    let result = wf.run(&plan, &mut ctx, Policy::FailFast, |step| {
-        if let Outcome::Skipped(why) = &step.outcome {
-            report.say(
-                step.path.split('/').next().unwrap_or(&step.path),
-                format!("Skipping {}: {why}", step.path),
-            );
+    let result = wf.run(&plan, &mut ctx, Policy::FailFast, |ev| match ev {
+        Event::Started(path) => report.phase_started(path),
+        Event::Finished(step) => {
+            if let Outcome::Skipped(why) = &step.outcome {
+                let group = step.path.split('/').next().unwrap_or(&step.path);
+                report.say(group, format!("Skipping {}: {why}", step.path));
+            }
         }
     });
+    report.finish();
     let _report = result.map_err(anyhow::Error::from)?;
     if ctx.dry_run {
         let written = report.written();

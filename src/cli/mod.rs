@@ -2,6 +2,7 @@
 //! layer's `Overrides`, builds a context and calls the phase runner or a domain function.
 
 mod init;
+mod reset;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Turn this host into a control-plane node (kubeadm init).
     Init(init::InitArgs),
+    /// Undo `plinth init` on this host (kubeadm reset).
+    Reset(reset::ResetArgs),
     /// Work with config files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -186,6 +189,10 @@ pub fn phases_markdown() -> String {
     for (path, _, summary, _) in crate::phases::init::workflow().entries() {
         s.push_str(&format!("| `{path}` | {summary} |\n"));
     }
+    s.push_str("\n## reset\n\nBest effort: every phase runs and failures are collected. Skip some with\n`plinth reset --skip-phases a,b`.\n\n| phase | what it does |\n|---|---|\n");
+    for (path, _, summary, _) in crate::phases::reset::workflow().entries() {
+        s.push_str(&format!("| `{path}` | {summary} |\n"));
+    }
     s
 }
 
@@ -245,6 +252,7 @@ pub struct UsageError(pub String);
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init(args) => init::run(&args),
+        Command::Reset(args) => reset::run(&args),
         Command::Config(ConfigCommand::Print(PrintCommand::InitDefaults)) => {
             print!("{}", config::init_defaults_yaml());
             Ok(ExitCode::SUCCESS)

@@ -2,4 +2,5 @@
 //! the domain modules. No crypto or YAML details live here.
 
 pub mod init;
+pub mod reset;
 pub mod runner;

@@ -124,6 +124,15 @@ pub struct StepReport {
     pub duration: Duration,
 }
 
+/// Progress of a run, as it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A planned leaf is about to be decided and run.
+    Started(&'a str),
+    /// A leaf finished (ran, skipped or failed).
+    Finished(&'a StepReport),
+}
+
 /// Per-phase results of a run.
 #[derive(Debug, Clone, Default)]
 #[must_use]
@@ -248,7 +257,7 @@ impl<C> Workflow<C> {
         Ok(Plan { leaves })
     }
 
-    /// Runs the planned leaves in order; `on_step` sees each result as it happens.
+    /// Runs the planned leaves in order; `on_event` sees each start and result as it happens.
     ///
     /// # Errors
     /// [`WorkflowError`] wrapping the failing phase(s).
@@ -257,7 +266,7 @@ impl<C> Workflow<C> {
         plan: &Plan,
         ctx: &mut C,
         policy: Policy,
-        mut on_step: impl FnMut(&StepReport),
+        mut on_event: impl FnMut(Event<'_>),
     ) -> Result<Report, WorkflowError> {
         let mut report = Report::default();
         let mut failed = Vec::new();
@@ -265,6 +274,7 @@ impl<C> Workflow<C> {
             if !plan.contains(&path) {
                 continue;
             }
+            on_event(Event::Started(&path));
             let start = Instant::now();
             let result = phase.decide(ctx).and_then(|d| match d {
                 Decision::Run => phase.run(ctx).map(|()| Outcome::Ran),
@@ -279,7 +289,7 @@ impl<C> Workflow<C> {
                 outcome,
                 duration: start.elapsed(),
             };
-            on_step(&step);
+            on_event(Event::Finished(&step));
             report.steps.push(step);
             if let Some(source) = err {
                 match policy {

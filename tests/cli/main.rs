@@ -3,4 +3,5 @@
 
 mod config;
 mod pki;
+mod reset;
 mod util;

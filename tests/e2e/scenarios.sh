@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs inside the private namespaces created by scripts/e2e (PID 1 of a new PID namespace).
+# Env: PLINTH, STANDIN (binaries), BIN (real Kubernetes + etcd binaries).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+mount --make-rprivate /
+for d in /etc/kubernetes /var/lib/etcd /var/lib/kubelet /var/log/pods; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done
+ip link set lo up
+ip addr add 10.77.0.10/32 dev lo
+export PATH="$BIN:$PATH"   # kubectl/etcdctl for the checks; the stand-in never uses PATH
+CFG=tests/e2e/config.yaml
+K=/etc/kubernetes
+passed=0; failed=0
+ok()   { echo "PASS: $*"; passed=$((passed+1)); }
+fail() { echo "FAIL: $*"; failed=$((failed+1)); }
+check() { local name=$1; shift; if "$@" >/tmp/check.out 2>&1; then ok "$name"; else fail "$name"; sed 's/^/    /' /tmp/check.out | tail -20; fi; }
+# wait_for SECONDS CMD...: retry until success.
+wait_for() { local t=$1; shift; local end=$((SECONDS+t)); until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $end ] && return 1; sleep 0.5; done; }
+finish() {
+  kill "$STANDIN_PID" 2>/dev/null; wait "$STANDIN_PID" 2>/dev/null
+  echo "== stand-in log (tail)"; tail -30 /tmp/standin.log 2>/dev/null
+  echo "e2e: $passed passed, $failed failed"
+  [ "$failed" = 0 ]
+}
+
+render() {
+  "$PLINTH" init phase certs all --config "$CFG" &&
+  "$PLINTH" init phase kubeconfig all --config "$CFG" &&
+  "$PLINTH" init phase etcd local --config "$CFG" &&
+  "$PLINTH" init phase control-plane all --config "$CFG"
+}
+snapshot() { find $K /var/lib/kubelet -type f -printf '%p %T@ %m\n' 2>/dev/null | sort; find $K -type f -exec sha256sum {} + | sort; }
+
+echo "== scenario 1: plinth renders, the stand-in runs real components"
+check "plinth renders PKI, kubeconfigs and four manifests" render
+check "four manifests written" test "$(ls $K/manifests | wc -l)" = 4
+"$STANDIN" --manifests-dir $K/manifests --bin-dir "$BIN" --kubeconfig $K/kubelet.conf --node-name e2e-cp \
+  --status-file /tmp/standin.json >/tmp/standin.log 2>&1 &
+STANDIN_PID=$!
+ETCDCTL=(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$K/pki/etcd/ca.crt --cert=$K/pki/etcd/healthcheck-client.crt --key=$K/pki/etcd/healthcheck-client.key)
+check "etcd answers endpoint health over mTLS" wait_for 120 "${ETCDCTL[@]}" endpoint health
+check "kube-apiserver answers /readyz" wait_for 180 kubectl --kubeconfig $K/admin.conf get --raw /readyz
+check "cluster-admins binding created with super-admin.conf" \
+  kubectl --kubeconfig $K/super-admin.conf create clusterrolebinding kubeadm:cluster-admins --clusterrole=cluster-admin --group=kubeadm:cluster-admins
+check "admin.conf creates a namespace" wait_for 30 kubectl --kubeconfig $K/admin.conf create namespace e2e
+check "admin.conf reads it back" kubectl --kubeconfig $K/admin.conf get namespace e2e
+check "controller-manager holds its lease" wait_for 120 kubectl --kubeconfig $K/admin.conf -n kube-system get lease kube-controller-manager
+check "scheduler holds its lease" wait_for 120 kubectl --kubeconfig $K/admin.conf -n kube-system get lease kube-scheduler
+check "the Node registered by the stand-in exists" wait_for 60 kubectl --kubeconfig $K/admin.conf get node e2e-cp
+
+echo "== scenario 2: re-running the phases changes nothing and restarts nothing"
+before=$(snapshot)
+check "phases re-run" render
+after=$(snapshot)
+check "no file changed (content, mtime, mode)" test "$before" = "$after"
+sleep 3
+check "no component restarted" python3 -c '
+import json,sys
+s=json.load(open("/tmp/standin.json"))
+pods=s.get("pods", s)
+r={k:v.get("restarts",0) for k,v in pods.items()}
+print(r); sys.exit(0 if len(r)==4 and all(x==0 for x in r.values()) else 1)'
+
+echo "== scenario 3: an apiserver cert signed by the wrong CA is observed"
+tmp=$(mktemp -d)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=rogue-ca -keyout $tmp/ca.key -out $tmp/ca.crt 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=kube-apiserver -keyout $tmp/a.key -out $tmp/a.csr 2>/dev/null
+printf 'subjectAltName=IP:10.77.0.10,IP:10.96.0.1,DNS:kubernetes\nextendedKeyUsage=serverAuth\n' > $tmp/ext
+openssl x509 -req -in $tmp/a.csr -CA $tmp/ca.crt -CAkey $tmp/ca.key -CAcreateserial -days 1 -extfile $tmp/ext -out $tmp/a.crt 2>/dev/null
+cp $tmp/a.crt $K/pki/apiserver.crt; cp $tmp/a.key $K/pki/apiserver.key
+pkill -f "$BIN/kube-apiserver" || true
+check "clients reject the apiserver (unknown authority)" wait_for 120 bash -c \
+  "kubectl --kubeconfig $K/admin.conf get --raw /readyz 2>&1 | grep -qiE 'unknown authority|certificate'"
+check "plinth refuses to reuse the foreign cert" bash -c "! $PLINTH init phase certs apiserver --config $CFG"
+finish
