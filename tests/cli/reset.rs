@@ -15,7 +15,13 @@ fn populate(root: &Path) {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, body).unwrap();
     };
-    for f in ["admin.conf", "super-admin.conf", "kubelet.conf", "controller-manager.conf", "scheduler.conf"] {
+    for f in [
+        "admin.conf",
+        "super-admin.conf",
+        "kubelet.conf",
+        "controller-manager.conf",
+        "scheduler.conf",
+    ] {
         w(&format!("etc/kubernetes/{f}"), "kubeconfig");
     }
     w("etc/kubernetes/manifests/etcd.yaml", "pod");
@@ -26,12 +32,21 @@ fn populate(root: &Path) {
     w("var/lib/etcd/member/snap/db", "data");
     // Files plinth did not create, next to the ones it did.
     w("etc/kubernetes/notes.txt", "mine");
-    w("etc/kubernetes/tmp/keep-me", "tmp is only cleaned with --cleanup-tmp-dir");
+    w(
+        "etc/kubernetes/tmp/keep-me",
+        "tmp is only cleaned with --cleanup-tmp-dir",
+    );
     w("etc/cni/net.d/10-net.conf", "cni");
 }
 
 fn reset(root: &Path, cfg: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["reset", "--root", root.to_str().unwrap(), "--config", cfg.to_str().unwrap()];
+    let mut args = vec![
+        "reset",
+        "--root",
+        root.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     Command::new(env!("CARGO_BIN_EXE_plinth"))
         .args(&args)
@@ -55,10 +70,22 @@ fn reset_removes_what_init_wrote_and_nothing_else() {
     assert!(t.contains("does not clean CNI configuration"), "{t}");
     assert_eq!(
         files_under(&root),
-        vec!["etc/cni/net.d/10-net.conf", "etc/kubernetes/notes.txt", "etc/kubernetes/tmp/keep-me"]
+        vec![
+            "etc/cni/net.d/10-net.conf",
+            "etc/kubernetes/notes.txt",
+            "etc/kubernetes/tmp/keep-me"
+        ]
     );
-    for dir in ["etc/kubernetes/manifests", "etc/kubernetes/pki", "var/lib/kubelet", "var/lib/etcd"] {
-        assert!(root.join(dir).is_dir(), "{dir} must be kept (only its contents go)");
+    for dir in [
+        "etc/kubernetes/manifests",
+        "etc/kubernetes/pki",
+        "var/lib/kubelet",
+        "var/lib/etcd",
+    ] {
+        assert!(
+            root.join(dir).is_dir(),
+            "{dir} must be kept (only its contents go)"
+        );
     }
     // Twice is fine.
     let o = reset(&root, &cfg, &["--force"]);
@@ -66,7 +93,10 @@ fn reset_removes_what_init_wrote_and_nothing_else() {
     // --cleanup-tmp-dir also empties /etc/kubernetes/tmp.
     let o = reset(&root, &cfg, &["--force", "--cleanup-tmp-dir"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(files_under(&root), vec!["etc/cni/net.d/10-net.conf", "etc/kubernetes/notes.txt"]);
+    assert_eq!(
+        files_under(&root),
+        vec!["etc/cni/net.d/10-net.conf", "etc/kubernetes/notes.txt"]
+    );
 }
 
 #[test]
@@ -103,8 +133,18 @@ fn reset_dry_run_lists_and_removes_nothing() {
 fn reset_rejects_a_bad_config_with_exit_2() {
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("reset.yaml");
-    fs::write(&cfg, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ResetConfiguration\nforce: maybe\n").unwrap();
-    let o = plinth(&["reset", "--config", cfg.to_str().unwrap(), "--root", d.path().to_str().unwrap()]);
+    fs::write(
+        &cfg,
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ResetConfiguration\nforce: maybe\n",
+    )
+    .unwrap();
+    let o = plinth(&[
+        "reset",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--root",
+        d.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains(":3:"), "{}", text(&o));
 }
