@@ -82,6 +82,10 @@ pub enum CertsCommand {
         /// Config file, for certificatesDir.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Directory of admin.conf, super-admin.conf, controller-manager.conf and
+        /// scheduler.conf (default /etc/kubernetes).
+        #[arg(long)]
+        kubeconfig_dir: Option<PathBuf>,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = ExpirationFormat::Table)]
         output: ExpirationFormat,
@@ -275,8 +279,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs(CertsCommand::CheckExpiration {
             cert_dir,
             config: path,
+            kubeconfig_dir,
             output,
-        }) => init::check_expiration(cert_dir, path, output),
+        }) => init::check_expiration(cert_dir, path, kubeconfig_dir, output),
         Command::Version => {
             println!("plinth {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -15,7 +15,7 @@ mod values;
 pub use defaults::{DEFAULT_KUBERNETES_VERSION, init_defaults_yaml};
 pub use error::{Error, ErrorKind};
 pub use load::{Documents, load_documents};
-pub use resolve::{Overrides, load, load_str, resolve};
+pub use resolve::{HostFacts, Overrides, load, load_str, resolve};
 pub use values::{
     Endpoint, EtcdMode, ExternalEtcdConfig, KeyAlgorithm, KubeVersion, LocalEtcdConfig,
     ResolvedTimeouts, format_go_duration, parse_go_duration,

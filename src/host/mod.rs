@@ -7,4 +7,4 @@ pub mod fs;
 mod paths;
 pub mod service;
 
-pub use paths::Paths;
+pub use paths::{DEFAULT_CERT_DIR, KUBERNETES_DIR, Paths};

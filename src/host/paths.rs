@@ -22,7 +22,9 @@ pub struct Paths {
 }
 
 /// `/etc/kubernetes`.
-pub(crate) const KUBERNETES_DIR: &str = "/etc/kubernetes";
+pub const KUBERNETES_DIR: &str = "/etc/kubernetes";
+/// `/etc/kubernetes/pki` (kubeadm's default `certificatesDir`).
+pub const DEFAULT_CERT_DIR: &str = "/etc/kubernetes/pki";
 /// `/etc/kubernetes/manifests`.
 pub(crate) const DEFAULT_MANIFESTS_DIR: &str = "/etc/kubernetes/manifests";
 /// `/var/lib/kubelet`.

@@ -4,6 +4,7 @@
 
 mod config;
 mod golden;
+mod pki;
 mod props;
 mod reset;
 mod util;
