@@ -120,7 +120,7 @@ impl Reporter {
         });
     }
 
-    /// Records that `path` was written.
+    /// Records that the on-disk `path` was written.
     pub fn wrote(&self, path: &Path) {
         self.with(|i| i.written.push(path.to_path_buf()));
     }

@@ -1,6 +1,6 @@
 //! `plinth init` and `plinth init phase <path>`: one code path; a phase is a selection.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -190,7 +190,11 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
             ),
         );
         for p in written {
-            report.text(format!("  {}", p.display()));
+            // Show the host view: what a real run would write.
+            let host = p
+                .strip_prefix(&ctx.paths.root)
+                .map_or_else(|_| p.clone(), |r| Path::new("/").join(r));
+            report.text(format!("  {}", host.display()));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -136,7 +136,7 @@ impl Phase<InitContext> for CertPhase {
                         format!("{base} serving cert is signed for {}", cert.alt_names),
                     );
                 }
-                let host: PathBuf = ctx.paths.cert_dir.clone();
+                let host: PathBuf = ctx.paths.cert_dir_disk();
                 r.wrote(&host.join(self.spec.key_file()));
                 r.wrote(&host.join(self.spec.cert_file()));
             }
@@ -180,7 +180,7 @@ impl Phase<InitContext> for SaPhase {
         let dir = ctx.paths.cert_dir_disk();
         prepare_keys(ctx)?;
         let outcome = pki::ensure_sa(&dir, pool(ctx).1)?;
-        let host = ctx.paths.cert_dir.clone();
+        let host = ctx.paths.cert_dir_disk();
         let r = &ctx.report;
         match outcome {
             SaOutcome::Generated => {

@@ -50,7 +50,7 @@ impl Phase<InitContext> for KubeconfigPhase {
         prepare_keys(ctx)?;
         let (cfg, keys) = pool(ctx);
         let outcome = kubeconfig::ensure_kubeconfig(self.spec, cfg, &cert_dir, &dir, keys)?;
-        let host = ctx.paths.kubeconfig_dir.join(self.spec.file);
+        let host = dir.join(self.spec.file);
         match outcome {
             KubeconfigOutcome::Generated => {
                 ctx.report.say(
