@@ -31,12 +31,16 @@ render() {
 }
 snapshot() { find $K /var/lib/kubelet -type f -printf '%p %T@ %m\n' 2>/dev/null | sort; find $K -type f -exec sha256sum {} + | sort; }
 
-echo "== scenario 1: plinth renders, the stand-in runs real components"
-check "plinth renders PKI, kubeconfigs and four manifests" render
-check "four manifests written" test "$(ls $K/manifests | wc -l)" = 4
+echo "== scenario 1: plinth init boots real components under the stand-in"
+# The stand-in plays the kubelet: it watches the manifest directory before plinth writes it.
 "$STANDIN" --manifests-dir $K/manifests --bin-dir "$BIN" --kubeconfig $K/kubelet.conf --node-name e2e-cp \
   --status-file /tmp/standin.json >/tmp/standin.log 2>&1 &
 STANDIN_PID=$!
+start=$SECONDS
+check "plinth init (certs → wait-control-plane) succeeds" bash -c "'$PLINTH' init --config $CFG >/tmp/init.log 2>&1 || { cat /tmp/init.log; exit 1; }"
+echo "    plinth init took $((SECONDS-start))s"; grep -E "healthy after" /tmp/init.log | sed 's/^/    /'
+check "four manifests written" test "$(ls $K/manifests | wc -l)" = 4
+check "wait-control-plane saw every component healthy" test "$(grep -c 'is healthy after' /tmp/init.log)" = 5
 ETCDCTL=(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$K/pki/etcd/ca.crt --cert=$K/pki/etcd/healthcheck-client.crt --key=$K/pki/etcd/healthcheck-client.key)
 check "etcd answers endpoint health over mTLS" wait_for 120 "${ETCDCTL[@]}" endpoint health
 check "kube-apiserver answers /readyz" wait_for 180 kubectl --kubeconfig $K/admin.conf get --raw /readyz
@@ -72,4 +76,7 @@ pkill -f "$BIN/kube-apiserver" || true
 check "clients reject the apiserver (unknown authority)" wait_for 120 bash -c \
   "kubectl --kubeconfig $K/admin.conf get --raw /readyz 2>&1 | grep -qiE 'unknown authority|certificate'"
 check "plinth refuses to reuse the foreign cert" bash -c "! $PLINTH init phase certs apiserver --config $CFG"
+sed 's/^  name: e2e-cp$/  name: e2e-cp\ntimeouts:\n  controlPlaneComponentHealthCheck: 20s/' $CFG > /tmp/short.yaml
+check "wait-control-plane diagnoses the unknown CA" bash -c \
+  "! '$PLINTH' init phase wait-control-plane --config /tmp/short.yaml >/tmp/wait.log 2>&1; cat /tmp/wait.log; grep -q 'kube-apiserver is not healthy: TLS: the serving certificate is not signed by the cluster CA' /tmp/wait.log"
 finish

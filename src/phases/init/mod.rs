@@ -6,6 +6,7 @@ mod controlplane;
 mod etcd;
 mod kubeconfig;
 mod kubelet;
+mod waitcp;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,7 @@ pub fn workflow() -> Workflow<InitContext> {
             etcd::node(),
             controlplane::node(),
             kubelet::node(),
+            waitcp::node(),
         ],
     }
 }

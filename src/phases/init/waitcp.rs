@@ -1,0 +1,150 @@
+//! `init phase wait-control-plane`: wait until the kubelet and every component answer healthy,
+//! and when they do not, say why for each one. kubeadm: `app/cmd/phases/init/waitcontrolplane.go`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use super::InitContext;
+use crate::health::{self, Diagnosis, Progress};
+use crate::phases::runner::{Decision, Node, Phase};
+
+const PHASE: &str = "wait-control-plane";
+
+pub(super) fn node() -> Node<InitContext> {
+    Node::Leaf(Box::new(WaitControlPlane))
+}
+
+struct WaitControlPlane;
+
+/// CA and client identity (cert + key PEM) from admin.conf, for the authenticated /livez poll.
+fn admin_identity(kubeconfig: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    let k = crate::kubeconfig::read_kubeconfig(kubeconfig)?;
+    let (_, cluster, user) = k.current().context("admin.conf has no current context")?;
+    let cluster = cluster.context("admin.conf: the current context names no cluster")?;
+    let user = user.context("admin.conf: the current context names no user")?;
+    let dec = |d: Option<&str>, f: &'static str| -> anyhow::Result<Vec<u8>> {
+        let d = d.with_context(|| format!("admin.conf has no {f}"))?;
+        Ok(crate::kubeconfig::decode_data(d, f, kubeconfig)?)
+    };
+    let ca = dec(
+        cluster.cluster.certificate_authority_data.as_deref(),
+        "certificate-authority-data",
+    )?;
+    let mut id = dec(
+        user.user.client_certificate_data.as_deref(),
+        "client-certificate-data",
+    )?;
+    id.push(b'\n');
+    id.extend(dec(
+        user.user.client_key_data.as_ref().map(|s| s.expose()),
+        "client-key-data",
+    )?);
+    Ok((ca, id))
+}
+
+fn hint(component: &str, d: &Diagnosis) -> &'static str {
+    match d {
+        Diagnosis::ManifestMissing(_) => {
+            "run `plinth init phase control-plane all` (or `etcd local`) to write it"
+        }
+        Diagnosis::NotListening(_) if component == "kubelet" => {
+            "check `systemctl status kubelet` and `journalctl -xeu kubelet`"
+        }
+        Diagnosis::NotListening(_) => {
+            "the container is not running or crashed: `crictl ps -a | grep <component>`, then `crictl logs <id>`"
+        }
+        Diagnosis::UnknownCa | Diagnosis::NameNotInSans(_) | Diagnosis::Expired => {
+            "run `plinth certs check-expiration` and `plinth init phase certs all` to find the bad certificate"
+        }
+        Diagnosis::ClientCertRejected => {
+            "admin.conf's client certificate is not trusted: re-run `plinth init phase kubeconfig admin`"
+        }
+        Diagnosis::Unhealthy { .. } => "see the failing checks above and the component's log",
+        Diagnosis::Other(_) => "see the component's log",
+    }
+}
+
+impl Phase<InitContext> for WaitControlPlane {
+    fn name(&self) -> &'static str {
+        PHASE
+    }
+    fn summary(&self) -> &'static str {
+        "Wait for the control plane to start"
+    }
+    fn decide(&self, ctx: &InitContext) -> anyhow::Result<Decision> {
+        if ctx.dry_run {
+            return Ok(Decision::Skip("dry run: nothing is running".into()));
+        }
+        Ok(Decision::Run)
+    }
+    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
+        let manifests = ctx.paths.manifests_dir_disk();
+        let (ca, id) = admin_identity(&ctx.paths.kubeconfig_dir_disk().join("admin.conf"))?;
+        let with_kubelet = ctx.paths.kubelet_dir_disk().join("config.yaml").exists();
+        if !with_kubelet {
+            ctx.report.say(
+                PHASE,
+                "No kubelet configuration found: not checking the kubelet's health",
+            );
+        }
+        let checks = health::checks_from_manifests(&manifests, &ca, &id, with_kubelet);
+        let timeout = ctx.cfg.timeouts.control_plane_component_health_check;
+        ctx.report.say(
+            PHASE,
+            format!(
+                "Waiting for the kubelet to boot up the control plane as static Pods from directory {:?}. This can take up to {}",
+                ctx.paths.manifests_dir.display().to_string(),
+                crate::config::format_go_duration(timeout)
+            ),
+        );
+        let report = ctx.report.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("failed to start the async runtime")?;
+        let result = rt.block_on(health::wait_all(
+            &checks,
+            timeout,
+            move |component, p| match p {
+                Progress::Healthy(d) => report.say(
+                    PHASE,
+                    format!("{component} is healthy after {:.3}s", d.as_secs_f64()),
+                ),
+                Progress::Waiting(Some(d)) => tracing::debug!(component, "not healthy yet: {d}"),
+                Progress::Waiting(None) => {}
+            },
+        ));
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let pod_logs = ctx.paths.disk(Path::new("/var/log/pods"));
+                for (component, d) in &e.unhealthy {
+                    ctx.report
+                        .say(PHASE, format!("{component} is not healthy: {d}"));
+                    ctx.report.say(
+                        PHASE,
+                        format!(
+                            "  next: {}",
+                            hint(component, d).replace("<component>", component)
+                        ),
+                    );
+                    if let Some((log, lines)) =
+                        health::last_log_lines(&pod_logs, "kube-system", component, component, 10)
+                    {
+                        ctx.report
+                            .say(PHASE, format!("  last lines of {}:", log.display()));
+                        for l in lines {
+                            ctx.report.text(format!("    {l}"));
+                        }
+                    }
+                }
+                bail!(
+                    "the control plane did not become healthy within {:?}: {e}",
+                    Duration::from_secs(timeout.as_secs())
+                )
+            }
+        }
+    }
+}
