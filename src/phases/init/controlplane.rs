@@ -68,19 +68,7 @@ pub(super) fn write_static_pod(
         render(c).with_context(|| format!("checking the {} manifest before writing", c.name()))?;
     }
     let manifest = render(component)?;
-    for w in &manifest.warnings {
-        ctx.report.warn(phase, w);
-    }
-    for p in &manifest.patches {
-        ctx.report.say(
-            "patches",
-            format!(
-                "Applied patch of type {:?} to target {:?}",
-                p.kind.media_type(),
-                p.target
-            ),
-        );
-    }
+    super::report_render(&ctx.report, phase, &manifest.warnings, &manifest.patches);
     let dir = ctx.paths.manifests_dir_disk();
     let outcome = write_manifest(&dir, &manifest)?;
     if outcome == WriteOutcome::Written {

@@ -33,19 +33,7 @@ impl Phase<InitContext> for KubeletStartPhase {
             .map(PatchSet::load)
             .transpose()?;
         let files = generate_kubelet_files(&ctx.cfg, &ctx.paths, &host, patches.as_ref())?;
-        for w in &files.warnings {
-            ctx.report.warn(PHASE, w);
-        }
-        for p in &files.patches {
-            ctx.report.say(
-                "patches",
-                format!(
-                    "Applied patch of type {:?} to target {:?}",
-                    p.kind.media_type(),
-                    p.target
-                ),
-            );
-        }
+        super::report_render(&ctx.report, PHASE, &files.warnings, &files.patches);
         let written = write_kubelet_files(&ctx.paths.kubelet_dir_disk(), &files)?;
         for (disk, outcome) in written {
             let name = disk.file_name().map(|n| n.to_string_lossy().into_owned());

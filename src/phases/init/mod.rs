@@ -14,7 +14,7 @@ use crate::config::ResolvedConfig;
 use crate::host::Paths;
 use crate::report::Reporter;
 
-use super::runner::{Node, Plan, Workflow};
+use super::runner::{Plan, Workflow};
 
 /// Shared state of one `init` run. The config is read-only.
 pub struct InitContext {
@@ -51,5 +51,20 @@ pub fn workflow() -> Workflow<InitContext> {
     }
 }
 
-#[allow(dead_code)]
-fn _assert_send(_: &dyn Fn() -> Node<InitContext>) {}
+/// Prints a render's warnings and the patches it applied (manifests and kubelet files alike).
+fn report_render(
+    report: &Reporter,
+    phase: &str,
+    warnings: &[String],
+    patches: &[crate::manifests::patches::AppliedPatch],
+) {
+    for w in warnings {
+        report.warn(phase, w);
+    }
+    for p in patches {
+        report.say(
+            "patches",
+            format!("Applied patch of type {:?} to target {:?}", p.kind.media_type(), p.target),
+        );
+    }
+}
