@@ -64,7 +64,11 @@ fn report_render(
     for p in patches {
         report.say(
             "patches",
-            format!("Applied patch of type {:?} to target {:?}", p.kind.media_type(), p.target),
+            format!(
+                "Applied patch of type {:?} to target {:?}",
+                p.kind.media_type(),
+                p.target
+            ),
         );
     }
 }
