@@ -9,16 +9,19 @@ ip link set lo up
 ip addr add 10.77.0.10/32 dev lo
 export PATH="$BIN:$PATH"   # kubectl/etcdctl for the checks; the stand-in never uses PATH
 CFG=tests/e2e/config.yaml
+# Scratch files live in one directory that is removed at the end: nothing is left on the host.
+W=$(mktemp -d /tmp/plinth-e2e.XXXXXX)
+trap 'rm -rf "$W"' EXIT
 K=/etc/kubernetes
 passed=0; failed=0
 ok()   { echo "PASS: $*"; passed=$((passed+1)); }
 fail() { echo "FAIL: $*"; failed=$((failed+1)); }
-check() { local name=$1; shift; if "$@" >/tmp/check.out 2>&1; then ok "$name"; else fail "$name"; sed 's/^/    /' /tmp/check.out | tail -20; fi; }
+check() { local name=$1; shift; if "$@" >$W/check.out 2>&1; then ok "$name"; else fail "$name"; sed 's/^/    /' $W/check.out | tail -20; fi; }
 # wait_for SECONDS CMD...: retry until success.
 wait_for() { local t=$1; shift; local end=$((SECONDS+t)); until "$@" >/dev/null 2>&1; do [ $SECONDS -ge $end ] && return 1; sleep 0.5; done; }
 finish() {
   kill "$STANDIN_PID" 2>/dev/null; wait "$STANDIN_PID" 2>/dev/null
-  echo "== stand-in log (tail)"; tail -30 /tmp/standin.log 2>/dev/null
+  echo "== stand-in log (tail)"; tail -30 $W/standin.log 2>/dev/null
   echo "e2e: $passed passed, $failed failed"
   [ "$failed" = 0 ]
 }
@@ -34,13 +37,13 @@ snapshot() { find $K /var/lib/kubelet -type f -printf '%p %T@ %m\n' 2>/dev/null 
 echo "== scenario 1: plinth init boots real components under the stand-in"
 # The stand-in plays the kubelet: it watches the manifest directory before plinth writes it.
 "$STANDIN" --manifests-dir $K/manifests --bin-dir "$BIN" --kubeconfig $K/kubelet.conf --node-name e2e-cp \
-  --status-file /tmp/standin.json >/tmp/standin.log 2>&1 &
+  --status-file $W/standin.json >$W/standin.log 2>&1 &
 STANDIN_PID=$!
 start=$SECONDS
-check "plinth init (certs → wait-control-plane) succeeds" bash -c "'$PLINTH' init --config $CFG >/tmp/init.log 2>&1 || { cat /tmp/init.log; exit 1; }"
-echo "    plinth init took $((SECONDS-start))s"; grep -E "healthy after" /tmp/init.log | sed 's/^/    /'
+check "plinth init (certs → wait-control-plane) succeeds" bash -c "'$PLINTH' init --config $CFG >$W/init.log 2>&1 || { cat $W/init.log; exit 1; }"
+echo "    plinth init took $((SECONDS-start))s"; grep -E "healthy after" $W/init.log | sed 's/^/    /'
 check "four manifests written" test "$(ls $K/manifests | wc -l)" = 4
-check "wait-control-plane saw every component healthy" test "$(grep -c 'is healthy after' /tmp/init.log)" = 5
+check "wait-control-plane saw every component healthy" test "$(grep -c 'is healthy after' $W/init.log)" = 5
 ETCDCTL=(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$K/pki/etcd/ca.crt --cert=$K/pki/etcd/healthcheck-client.crt --key=$K/pki/etcd/healthcheck-client.key)
 check "etcd answers endpoint health over mTLS" wait_for 120 "${ETCDCTL[@]}" endpoint health
 check "kube-apiserver answers /readyz" wait_for 180 kubectl --kubeconfig $K/admin.conf get --raw /readyz
@@ -60,13 +63,13 @@ check "no file changed (content, mtime, mode)" test "$before" = "$after"
 sleep 3
 check "no component restarted" python3 -c '
 import json,sys
-s=json.load(open("/tmp/standin.json"))
+s=json.load(open(sys.argv[1]))
 pods=s.get("pods", s)
 r={k:v.get("restarts",0) for k,v in pods.items()}
-print(r); sys.exit(0 if len(r)==4 and all(x==0 for x in r.values()) else 1)'
+print(r); sys.exit(0 if len(r)==4 and all(x==0 for x in r.values()) else 1)' "$W/standin.json"
 
 echo "== scenario 3: an apiserver cert signed by the wrong CA is observed"
-tmp=$(mktemp -d)
+tmp=$W/rogue; mkdir -p $tmp
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=rogue-ca -keyout $tmp/ca.key -out $tmp/ca.crt 2>/dev/null
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=kube-apiserver -keyout $tmp/a.key -out $tmp/a.csr 2>/dev/null
 printf 'subjectAltName=IP:10.77.0.10,IP:10.96.0.1,DNS:kubernetes\nextendedKeyUsage=serverAuth\n' > $tmp/ext
@@ -76,7 +79,20 @@ pkill -f "$BIN/kube-apiserver" || true
 check "clients reject the apiserver (unknown authority)" wait_for 120 bash -c \
   "kubectl --kubeconfig $K/admin.conf get --raw /readyz 2>&1 | grep -qiE 'unknown authority|certificate'"
 check "plinth refuses to reuse the foreign cert" bash -c "! $PLINTH init phase certs apiserver --config $CFG"
-sed 's/^  name: e2e-cp$/  name: e2e-cp\ntimeouts:\n  controlPlaneComponentHealthCheck: 20s/' $CFG > /tmp/short.yaml
+sed 's/^  name: e2e-cp$/  name: e2e-cp\ntimeouts:\n  controlPlaneComponentHealthCheck: 20s/' $CFG > $W/short.yaml
 check "wait-control-plane diagnoses the unknown CA" bash -c \
-  "! '$PLINTH' init phase wait-control-plane --config /tmp/short.yaml >/tmp/wait.log 2>&1; cat /tmp/wait.log; grep -q 'kube-apiserver is not healthy: TLS: the serving certificate is not signed by the cluster CA' /tmp/wait.log"
+  "! '$PLINTH' init phase wait-control-plane --config $W/short.yaml >$W/wait.log 2>&1; cat $W/wait.log; grep -q 'kube-apiserver is not healthy: TLS: the serving certificate is not signed by the cluster CA' $W/wait.log"
+
+echo "== scenario 4: plinth reset gives the host back, twice; init works again"
+echo mine > $K/notes.txt
+check "reset --force succeeds" bash -c "'$PLINTH' reset --force --config $CFG > $W/reset.log 2>&1 || { cat $W/reset.log; exit 1; }"
+check "manifest, PKI, kubelet and etcd directories are kept and empty" bash -c \
+  "for d in $K/manifests $K/pki /var/lib/kubelet /var/lib/etcd; do [ -d \$d ] && [ -z \"\$(ls -A \$d)\" ] || { ls -la \$d; exit 1; }; done"
+check "kubeconfig files are gone" bash -c "! ls $K/*.conf 2>/dev/null | grep -q ."
+check "a user file next to them survives" test -f $K/notes.txt
+check "component ports are free" bash -c \
+  "for a in 127.0.0.1/2379 127.0.0.1/2380 127.0.0.1/10257 127.0.0.1/10259 10.77.0.10/6443; do ! (exec 3<>/dev/tcp/\$a) 2>/dev/null || { echo \$a busy; exit 1; }; done"
+check "a second reset succeeds" "$PLINTH" reset --force --config $CFG
+check "a fresh plinth init succeeds again" bash -c "'$PLINTH' init --config $CFG > $W/init2.log 2>&1 || { cat $W/init2.log; exit 1; }"
+check "and kubectl reaches the new API server" wait_for 60 kubectl --kubeconfig $K/super-admin.conf get --raw /readyz
 finish
