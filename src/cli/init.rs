@@ -70,8 +70,43 @@ pub struct InitFlags {
     /// (`kube-apiserver.yaml.tera`, ...); see docs/manifests.md.
     #[arg(long)]
     pub templates_dir: Option<PathBuf>,
+    /// Output: kubeadm-style lines (`text`), one JSON object at the end (`json`), or one JSON
+    /// event per phase as it happens plus a final result (`jsonl`).
+    #[arg(short, long, value_enum, default_value_t = InitOutput::Text)]
+    pub output: InitOutput,
     #[command(flatten)]
     pub overrides: OverrideArgs,
+}
+
+/// `plinth init -o ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitOutput {
+    /// `[phase] message` lines.
+    Text,
+    /// One JSON object at the end.
+    Json,
+    /// One JSON object per phase as it finishes, then the result object.
+    Jsonl,
+}
+
+/// Writes one line to stdout; a closed pipe (`| head`) is not worth a panic.
+fn emit(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+fn step_json(step: &crate::phases::runner::StepReport) -> serde_json::Value {
+    let (outcome, detail) = match &step.outcome {
+        Outcome::Ran => ("ran", None),
+        Outcome::Skipped(why) => ("skipped", Some(why.clone())),
+        Outcome::Failed(e) => ("failed", Some(e.clone())),
+    };
+    serde_json::json!({
+        "phase": step.path,
+        "outcome": outcome,
+        "detail": detail,
+        "duration_ms": (step.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+    })
 }
 
 /// Runs `init` or one of its phases.
@@ -146,7 +181,12 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         paths = paths.rooted(&dir);
     }
 
-    let report = Reporter::stdout();
+    let text = flags.output == InitOutput::Text;
+    let report = if text {
+        Reporter::stdout()
+    } else {
+        Reporter::quiet()
+    };
     for w in &cfg.warnings {
         report.warn("config", w);
     }
@@ -168,9 +208,13 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         keys: None,
         templates_dir: flags.templates_dir.clone(),
     };
+    let jsonl = flags.output == InitOutput::Jsonl;
     let result = wf.run(&plan, &mut ctx, Policy::FailFast, |ev| match ev {
         Event::Started(path) => report.phase_started(path),
         Event::Finished(step) => {
+            if jsonl {
+                emit(&serde_json::json!({"event": "phase", "step": step_json(step)}).to_string());
+            }
             if let Outcome::Skipped(why) = &step.outcome {
                 let group = step.path.split('/').next().unwrap_or(&step.path);
                 report.say(group, format!("Skipping {}: {why}", step.path));
@@ -178,8 +222,48 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         }
     });
     report.finish();
+    if !text {
+        let (steps, error) = match &result {
+            Ok(r) => (r.steps.clone(), None),
+            Err(crate::phases::runner::WorkflowError::PhaseFailed {
+                report: r,
+                source,
+                path,
+            }) => (
+                r.steps.clone(),
+                Some(format!("phase {path} failed: {source:#}")),
+            ),
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
+        let written: Vec<String> = report
+            .written()
+            .iter()
+            .map(|p| {
+                p.strip_prefix(&ctx.paths.root)
+                    .map_or_else(|_| p.clone(), |r| Path::new("/").join(r))
+            })
+            .map(|p| p.display().to_string())
+            .collect();
+        let result_json = serde_json::json!({
+            "event": "result",
+            "ok": error.is_none(),
+            "error": error,
+            "dry_run": ctx.dry_run,
+            "root": ctx.paths.root,
+            "control_plane_endpoint": ctx.cfg.control_plane_url(),
+            "kubernetes_version": ctx.cfg.kubernetes_version.to_string(),
+            "phases": steps.iter().map(step_json).collect::<Vec<_>>(),
+            "written": written,
+            "warnings": report.warnings(),
+        });
+        emit(&if jsonl {
+            result_json.to_string()
+        } else {
+            serde_json::to_string_pretty(&result_json)?
+        });
+    }
     let _report = result.map_err(anyhow::Error::from)?;
-    if ctx.dry_run {
+    if ctx.dry_run && text {
         let written = report.written();
         report.say(
             "dryrun",

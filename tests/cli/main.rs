@@ -4,6 +4,7 @@
 
 mod config;
 mod golden;
+mod output;
 mod pki;
 mod props;
 mod reset;
