@@ -440,13 +440,21 @@ pub enum StartOutcome {
     NotSystemd,
     /// The restart failed; kubeadm only warns here, and so does plinth.
     Failed(ServiceError),
+    /// No kubelet file changed and the kubelet is running: not restarted (a re-run converges).
+    Unchanged,
 }
 
 /// Restarts the kubelet through systemd when systemd is PID 1.
 // kubeadm: app/phases/kubelet/kubelet.go TryStartKubelet
-pub fn restart_kubelet(services: &dyn ServiceManager) -> StartOutcome {
+///
+/// `changed` says whether any kubelet file was written; when none was and the kubelet is
+/// active, it is left running (kubeadm restarts it on every run).
+pub fn restart_kubelet(services: &dyn ServiceManager, changed: bool) -> StartOutcome {
     if !services.is_systemd() {
         return StartOutcome::NotSystemd;
+    }
+    if !changed && services.is_active("kubelet") {
+        return StartOutcome::Unchanged;
     }
     match services.restart("kubelet") {
         Ok(()) => StartOutcome::Restarted,
@@ -529,6 +537,7 @@ mod tests {
     struct FakeSystemd {
         pid1: bool,
         fail: bool,
+        active: bool,
         calls: Mutex<Vec<String>>,
     }
 
@@ -537,7 +546,7 @@ mod tests {
             self.pid1
         }
         fn is_active(&self, _: &str) -> bool {
-            false
+            self.active
         }
         fn restart(&self, unit: &str) -> Result<(), ServiceError> {
             self.calls.lock().unwrap().push(unit.to_string());
@@ -558,16 +567,36 @@ mod tests {
         let fake = |pid1, fail| FakeSystemd {
             pid1,
             fail,
+            active: false,
             calls: Mutex::new(Vec::new()),
         };
         let s = fake(false, false);
-        assert!(matches!(restart_kubelet(&s), StartOutcome::NotSystemd));
+        assert!(matches!(
+            restart_kubelet(&s, true),
+            StartOutcome::NotSystemd
+        ));
         assert!(s.calls.lock().unwrap().is_empty());
         let s = fake(true, false);
-        assert!(matches!(restart_kubelet(&s), StartOutcome::Restarted));
+        assert!(matches!(restart_kubelet(&s, true), StartOutcome::Restarted));
         assert_eq!(*s.calls.lock().unwrap(), vec!["kubelet"]);
         let s = fake(true, true);
-        assert!(matches!(restart_kubelet(&s), StartOutcome::Failed(_)));
+        assert!(matches!(restart_kubelet(&s, true), StartOutcome::Failed(_)));
+        // Nothing changed and the kubelet runs: a re-run leaves it alone.
+        let s = FakeSystemd {
+            active: true,
+            ..fake(true, false)
+        };
+        assert!(matches!(
+            restart_kubelet(&s, false),
+            StartOutcome::Unchanged
+        ));
+        assert!(s.calls.lock().unwrap().is_empty());
+        // Nothing changed but the kubelet is stopped: start it.
+        let s = fake(true, false);
+        assert!(matches!(
+            restart_kubelet(&s, false),
+            StartOutcome::Restarted
+        ));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::InitContext;
 use crate::host::fs::WriteOutcome;
-use crate::host::service::{ServiceManager, Systemd};
+use crate::host::service::Systemd;
 use crate::kubelet::{
     KubeletHost, StartOutcome, generate_kubelet_files, restart_kubelet, write_kubelet_files,
 };
@@ -35,6 +35,7 @@ impl Phase<InitContext> for KubeletStartPhase {
         let files = generate_kubelet_files(&ctx.cfg, &ctx.paths, &host, patches.as_ref())?;
         super::report_render(&ctx.report, PHASE, &files.warnings, &files.patches);
         let written = write_kubelet_files(&ctx.paths.kubelet_dir_disk(), &files)?;
+        let changed = written.iter().any(|(_, o)| *o == WriteOutcome::Written);
         for (disk, outcome) in written {
             let name = disk.file_name().map(|n| n.to_string_lossy().into_owned());
             let shown = ctx
@@ -67,11 +68,12 @@ impl Phase<InitContext> for KubeletStartPhase {
             return Ok(());
         }
         let config = ctx.paths.kubelet_dir.join(crate::kubelet::CONFIG_FILE);
-        if services.is_systemd() {
-            ctx.report.say(PHASE, "Starting the kubelet");
-        }
-        match restart_kubelet(&services) {
-            StartOutcome::Restarted => {}
+        match restart_kubelet(&services, changed) {
+            StartOutcome::Restarted => ctx.report.say(PHASE, "Starting the kubelet"),
+            StartOutcome::Unchanged => ctx.report.say(
+                PHASE,
+                "The kubelet files are unchanged and the kubelet is running: not restarting it",
+            ),
             StartOutcome::NotSystemd => ctx.report.warn(
                 PHASE,
                 format!(
