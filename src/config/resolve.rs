@@ -58,13 +58,21 @@ impl HostFacts {
     /// Reads the hostname and the default-route interface's address (read-only host access).
     #[must_use]
     pub fn detect() -> Self {
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
+        Self::detect_only(true, true)
+    }
+
+    /// Reads only the facts that are asked for (the rest stay `None`), so a config that names its
+    /// node and address never touches the host.
+    #[must_use]
+    pub fn detect_only(hostname: bool, default_address: bool) -> Self {
+        let hostname = hostname
+            .then(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .flatten()
             .map(|h| h.trim().to_lowercase())
             .filter(|h| !h.is_empty());
         HostFacts {
             hostname,
-            default_address: default_route_address(),
+            default_address: default_address.then(default_route_address).flatten(),
         }
     }
 }
@@ -103,7 +111,18 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<ResolvedConfig
         ),
         None => (String::new(), "<defaults>".to_string()),
     };
-    let mut r = load_str(&text, &name, overrides, &HostFacts::detect())?;
+    let docs = load_documents(&text, &name).map_err(|issues| Error::Invalid { issues })?;
+    // kubeadm's dynamic defaults, read from the host only when neither file nor flags set them.
+    let init = docs.init.as_ref().map(|(i, _)| i);
+    let need_name =
+        overrides.node_name.is_none() && init.is_none_or(|i| i.node_registration.name.is_none());
+    let need_address = overrides.apiserver_advertise_address.is_none()
+        && init.is_none_or(|i| i.local_api_endpoint.advertise_address.is_none());
+    let mut r = resolve(
+        docs,
+        overrides,
+        &HostFacts::detect_only(need_name, need_address),
+    )?;
     r.source = path.map(Path::to_path_buf);
     Ok(r)
 }
