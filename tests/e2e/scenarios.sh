@@ -36,7 +36,7 @@ snapshot() { find $K /var/lib/kubelet -type f -printf '%p %T@ %m\n' 2>/dev/null 
 
 echo "== scenario 1: plinth init boots real components under the stand-in"
 # The stand-in plays the kubelet: it watches the manifest directory before plinth writes it.
-"$STANDIN" --manifests-dir $K/manifests --bin-dir "$BIN" --kubeconfig $K/kubelet.conf --node-name e2e-cp \
+"$STANDIN" --manifests-dir $K/manifests --bin-dir "$BIN" --kubeconfig $K/kubelet.conf --node-name e2e-cp --mirror-pods \
   --status-file $W/standin.json >$W/standin.log 2>&1 &
 STANDIN_PID=$!
 start=$SECONDS
@@ -47,14 +47,14 @@ check "wait-control-plane saw every component healthy" test "$(grep -c 'is healt
 ETCDCTL=(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$K/pki/etcd/ca.crt --cert=$K/pki/etcd/healthcheck-client.crt --key=$K/pki/etcd/healthcheck-client.key)
 check "etcd answers endpoint health over mTLS" wait_for 120 "${ETCDCTL[@]}" endpoint health
 check "kube-apiserver answers /readyz" wait_for 180 kubectl --kubeconfig $K/admin.conf get --raw /readyz
-KC=(kubectl --kubeconfig $K/admin.conf)
-check "plinth created the cluster-admins binding (via super-admin.conf)" "${KC[@]}" get clusterrolebinding kubeadm:cluster-admins
+KC="kubectl --kubeconfig $K/admin.conf"
+check "plinth created the cluster-admins binding (via super-admin.conf)" $KC get clusterrolebinding kubeadm:cluster-admins
 check "upload-config: kubeadm-config holds the ClusterConfiguration" bash -c \
-  "'${KC[*]}' -n kube-system get cm kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep -q 'podSubnet: 10.244.0.0/16'"
+  "$KC -n kube-system get cm kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep -q 'podSubnet: 10.244.0.0/16'"
 check "upload-config: kubelet-config is signed with its hash" bash -c \
-  "'${KC[*]}' -n kube-system get cm kubelet-config -o yaml | grep -q 'component-config.hash: sha256:'"
+  "$KC -n kube-system get cm kubelet-config -o yaml | grep -q 'component-config.hash: sha256:'"
 check "mark-control-plane: Node labelled and tainted" bash -c \
-  "'${KC[*]}' get node e2e-cp -o json | python3 -c 'import json,sys; n=json.load(sys.stdin); l=n[\"metadata\"][\"labels\"]; t=n[\"spec\"].get(\"taints\",[]); sys.exit(0 if \"node-role.kubernetes.io/control-plane\" in l and \"node.kubernetes.io/exclude-from-external-load-balancers\" in l and any(x[\"key\"]==\"node-role.kubernetes.io/control-plane\" and x[\"effect\"]==\"NoSchedule\" for x in t) else 1)'"
+  "$KC get node e2e-cp -o json | python3 -c 'import json,sys; n=json.load(sys.stdin); l=n[\"metadata\"][\"labels\"]; t=n[\"spec\"].get(\"taints\",[]); sys.exit(0 if \"node-role.kubernetes.io/control-plane\" in l and \"node.kubernetes.io/exclude-from-external-load-balancers\" in l and any(x[\"key\"]==\"node-role.kubernetes.io/control-plane\" and x[\"effect\"]==\"NoSchedule\" for x in t) else 1)'"
 TOKEN=$(grep -oE -- '--token [a-z0-9]{6}\.[a-z0-9]{16}' $W/init.log | awk '{print $2}')
 HASH=$(grep -oE 'sha256:[0-9a-f]{64}' $W/init.log | head -1)
 check "show-join-command printed a kubeadm join line" test -n "$TOKEN"
@@ -63,11 +63,11 @@ check "real kubeadm lists the bootstrap token" bash -c "kubeadm token list --kub
 check "the bootstrap token authenticates and may get nodes" \
   kubectl --server https://10.77.0.10:6443 --certificate-authority $K/pki/ca.crt --token "$TOKEN" get node e2e-cp
 check "the bootstrap signer signed cluster-info with the token" wait_for 60 bash -c \
-  "'${KC[*]}' -n kube-public get cm cluster-info -o yaml | grep -q 'jws-kubeconfig-${TOKEN%%.*}'"
+  "$KC -n kube-public get cm cluster-info -o yaml | grep -q 'jws-kubeconfig-${TOKEN%%.*}'"
 check "cluster-info is readable anonymously" \
-  kubectl --server https://10.77.0.10:6443 --certificate-authority $K/pki/ca.crt --token "" get --raw /api/v1/namespaces/kube-public/configmaps/cluster-info
+  curl -sf --cacert $K/pki/ca.crt https://10.77.0.10:6443/api/v1/namespaces/kube-public/configmaps/cluster-info
 check "addons: CoreDNS Deployment, kube-dns Service at 10.96.0.10, kube-proxy DaemonSet" bash -c \
-  "'${KC[*]}' -n kube-system get deploy coredns && '${KC[*]}' -n kube-system get ds kube-proxy && test \"\$('${KC[*]}' -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')\" = 10.96.0.10"
+  "$KC -n kube-system get deploy coredns && $KC -n kube-system get ds kube-proxy && test \"\$($KC -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')\" = 10.96.0.10"
 check "real kubeadm reads the uploaded configuration (upgrade diff)" bash -c \
   "kubeadm upgrade diff v1.37.2 --kubeconfig $K/admin.conf > $W/diff.log 2>&1 || { cat $W/diff.log; exit 1; }"
 check "admin.conf creates a namespace" wait_for 30 kubectl --kubeconfig $K/admin.conf create namespace e2e
