@@ -30,7 +30,7 @@ render() {
   "$PLINTH" init phase certs all --config "$CFG" &&
   "$PLINTH" init phase kubeconfig all --config "$CFG" &&
   "$PLINTH" init phase etcd local --config "$CFG" &&
-  "$PLINTH" init phase control-plane all --config "$CFG"
+  "$PLINTH" init phase control-plane all --config "$CFG" "$@"
 }
 snapshot() { find $K /var/lib/kubelet -type f -printf '%p %T@ %m\n' 2>/dev/null | sort; find $K -type f -exec sha256sum {} + | sort; }
 
@@ -129,4 +129,28 @@ check "component ports are free" bash -c \
 check "a second reset succeeds" "$PLINTH" reset --force --config $CFG
 check "a fresh plinth init succeeds again" bash -c "'$PLINTH' init --config $CFG > $W/init2.log 2>&1 || { cat $W/init2.log; exit 1; }"
 check "and kubectl reaches the new API server" wait_for 60 kubectl --kubeconfig $K/super-admin.conf get --raw /readyz
+echo "== scenario 5: broken components get their specific diagnosis within the configured timeout"
+# Each case: reset, break one thing, render + kubelet-start + wait-control-plane with a 20 s budget.
+wait_broken() {  # $1 = log file, extra args = init flags
+  local log=$1; shift
+  "$PLINTH" reset --force --config $CFG >/dev/null 2>&1
+  render "$@" >/dev/null 2>&1 && "$PLINTH" init phase kubelet-start --config $W/short.yaml >/dev/null 2>&1
+  local t0=$SECONDS
+  ! "$PLINTH" init phase wait-control-plane --config $W/short.yaml >$log 2>&1
+  local rc=$?; echo "    wait-control-plane gave up after $((SECONDS-t0))s"; return $rc
+}
+python3 -m http.server --bind 127.0.0.1 10259 >/dev/null 2>&1 &
+SQUAT=$!
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/10259"
+check "port taken: wait-control-plane fails within the budget" wait_broken $W/squat.log
+check "port taken: the scheduler's diagnosis names the bind failure from its log" bash -c \
+  "cat $W/squat.log; grep -q 'kube-scheduler is not healthy' $W/squat.log && grep -qi 'address already in use' $W/squat.log"
+kill $SQUAT; wait $SQUAT 2>/dev/null
+mkdir -p $W/patches
+printf -- '- op: add\n  path: /spec/containers/0/command/-\n  value: --no-such-flag=1\n' > $W/patches/kube-controller-manager+json.yaml
+check "bad flag via a patch: wait-control-plane fails within the budget" wait_broken $W/flag.log --patches $W/patches
+check "bad flag via a patch: the diagnosis shows the component's own error" bash -c \
+  "cat $W/flag.log; grep -q 'kube-controller-manager is not healthy' $W/flag.log && grep -q 'unknown flag: --no-such-flag' $W/flag.log"
+check "after the broken cases, reset and a full init succeed again" bash -c \
+  "'$PLINTH' reset --force --config $CFG >/dev/null 2>&1 && '$PLINTH' init --config $CFG > $W/init3.log 2>&1 || { cat $W/init3.log; exit 1; }"
 finish
