@@ -6,6 +6,7 @@ mod controlplane;
 mod etcd;
 mod kubeconfig;
 mod kubelet;
+mod preflight;
 mod waitcp;
 
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ pub fn workflow() -> Workflow<InitContext> {
     Workflow {
         name: "init",
         nodes: vec![
+            preflight::node(),
             certs::node(),
             kubeconfig::node(),
             etcd::node(),
