@@ -3,6 +3,7 @@
 //! a `Paths` value, so tests and dry runs point it at a directory.
 
 pub mod cleanup;
+pub mod cri;
 pub mod fs;
 pub mod owned;
 mod paths;

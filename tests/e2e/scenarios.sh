@@ -122,6 +122,10 @@ check "wait-control-plane diagnoses the unknown CA" bash -c \
 echo "== scenario 4: plinth reset gives the host back, twice; init works again"
 echo mine > $K/notes.txt
 check "reset --force succeeds" bash -c "'$PLINTH' reset --force --config $CFG > $W/reset.log 2>&1 || { cat $W/reset.log; exit 1; }"
+check "remove-etcd-member found this node's member and kept it (the only one)" \
+  grep -q 'The etcd member "e2e-cp" is the only member of its cluster: not removing it' $W/reset.log
+check "cleanup-node reports the missing CRI socket instead of failing" \
+  grep -q 'No container runtime socket at /var/lib/kubelet/no-cri.sock' $W/reset.log
 check "manifest, PKI, kubelet and etcd directories are kept and empty" bash -c \
   "for d in $K/manifests $K/pki /var/lib/kubelet /var/lib/etcd; do [ -d \$d ] && [ -z \"\$(ls -A \$d)\" ] || { ls -la \$d; exit 1; }; done"
 check "kubeconfig files are gone" bash -c "! ls $K/*.conf 2>/dev/null | grep -q ."
