@@ -58,6 +58,24 @@ impl Reporter {
         });
     }
 
+    /// One live status line per item while something is awaited, on a terminal only (the
+    /// phase spinner is hidden meanwhile); `None` off a terminal, where callers print
+    /// kubeadm-style lines instead.
+    #[must_use]
+    pub fn live(&self, items: &[String]) -> Option<Live> {
+        let on_tty = self.with(|i| i.spinner.is_some());
+        on_tty.then(|| {
+            self.with(|i| {
+                if let Some(pb) = &i.spinner {
+                    pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+                }
+            });
+            let mut l = Live::new(items, indicatif::ProgressDrawTarget::stdout());
+            l.restore = Some(self.clone());
+            l
+        })
+    }
+
     /// Records only (for `-o json` and tests).
     #[must_use]
     pub fn quiet() -> Self {
@@ -149,5 +167,117 @@ impl Reporter {
     #[must_use]
     pub fn warnings(&self) -> Vec<String> {
         self.with(|i| i.warnings.clone())
+    }
+}
+
+/// Live status lines (see [`Reporter::live`]): `waiting`, `starting: <reason>`,
+/// `healthy after 3.2s`, and when the wait ends without it, `failing: <reason>`.
+pub struct Live {
+    multi: indicatif::MultiProgress,
+    bars: Vec<(String, indicatif::ProgressBar)>,
+    restore: Option<Reporter>,
+}
+
+impl Live {
+    /// Lines drawn to `target` (hidden in tests).
+    #[must_use]
+    pub fn new(items: &[String], target: indicatif::ProgressDrawTarget) -> Self {
+        let multi = indicatif::MultiProgress::with_draw_target(target);
+        let width = items.iter().map(String::len).max().unwrap_or(0);
+        let style = indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {{prefix:<{width}}}  {{msg}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+        let bars = items
+            .iter()
+            .map(|name| {
+                let pb = multi.add(indicatif::ProgressBar::new_spinner());
+                pb.set_style(style.clone());
+                pb.set_prefix(name.clone());
+                pb.set_message("waiting");
+                pb.enable_steady_tick(std::time::Duration::from_millis(100));
+                (name.clone(), pb)
+            })
+            .collect();
+        Live {
+            multi,
+            bars,
+            restore: None,
+        }
+    }
+
+    fn bar(&self, name: &str) -> Option<&indicatif::ProgressBar> {
+        self.bars.iter().find(|(n, _)| n == name).map(|(_, b)| b)
+    }
+
+    /// Not healthy yet, for this reason.
+    pub fn starting(&self, name: &str, reason: &str) {
+        if let Some(b) = self.bar(name) {
+            b.set_message(format!("starting: {reason}"));
+        }
+    }
+
+    /// Healthy after `secs`.
+    pub fn healthy(&self, name: &str, secs: f64) {
+        if let Some(b) = self.bar(name) {
+            b.finish_with_message(format!("healthy after {secs:.1}s"));
+        }
+    }
+
+    /// The wait ended and this item is still not healthy.
+    pub fn failing(&self, name: &str, reason: &str) {
+        if let Some(b) = self.bar(name) {
+            b.finish_with_message(format!("failing: {reason}"));
+        }
+    }
+
+    /// The current message of each line.
+    #[must_use]
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.bars
+            .iter()
+            .map(|(n, b)| (n.clone(), b.message()))
+            .collect()
+    }
+
+    /// Removes the lines (the caller then prints the kubeadm-style summary).
+    pub fn finish(self) {
+        let _ = self.multi.clear();
+        if let Some(r) = &self.restore {
+            r.with(|i| {
+                if let Some(pb) = &i.spinner {
+                    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+
+    #[test]
+    fn lines_move_from_waiting_to_a_final_state() {
+        let l = Live::new(
+            &["etcd".into(), "kube-apiserver".into()],
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        assert!(l.messages().iter().all(|(_, m)| m == "waiting"));
+        l.starting("kube-apiserver", "nothing listening on 10.0.0.5:6443");
+        l.healthy("etcd", 1.234);
+        assert_eq!(
+            l.messages(),
+            vec![
+                ("etcd".to_string(), "healthy after 1.2s".to_string()),
+                (
+                    "kube-apiserver".to_string(),
+                    "starting: nothing listening on 10.0.0.5:6443".to_string()
+                ),
+            ]
+        );
+        l.failing("kube-apiserver", "TLS: unknown CA");
+        assert_eq!(l.messages()[1].1, "failing: TLS: unknown CA");
+        l.finish();
     }
 }

@@ -100,6 +100,11 @@ impl Phase<InitContext> for WaitControlPlane {
             ),
         );
         let report = ctx.report.clone();
+        let names: Vec<String> = checks.iter().map(|c| c.component.clone()).collect();
+        // On a terminal: one live line per component; the kubeadm-style lines follow at the end.
+        let live = ctx.report.live(&names).map(std::sync::Arc::new);
+        let healthy_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let (cb_live, cb_lines) = (live.clone(), healthy_lines.clone());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -108,14 +113,41 @@ impl Phase<InitContext> for WaitControlPlane {
             &checks,
             timeout,
             move |component, p| match p {
-                Progress::Healthy(d) => report.say(
-                    PHASE,
-                    format!("{component} is healthy after {:.3}s", d.as_secs_f64()),
-                ),
-                Progress::Waiting(Some(d)) => tracing::debug!(component, "not healthy yet: {d}"),
+                Progress::Healthy(d) => {
+                    let line = format!("{component} is healthy after {:.3}s", d.as_secs_f64());
+                    match &cb_live {
+                        Some(l) => {
+                            l.healthy(component, d.as_secs_f64());
+                            if let Ok(mut v) = cb_lines.lock() {
+                                v.push(line);
+                            }
+                        }
+                        None => report.say(PHASE, line),
+                    }
+                }
+                Progress::Waiting(Some(d)) => {
+                    if let Some(l) = &cb_live {
+                        l.starting(component, &d.to_string());
+                    }
+                    tracing::debug!(component, "not healthy yet: {d}");
+                }
                 Progress::Waiting(None) => {}
             },
         ));
+        if let Some(live) = live {
+            if let Err(e) = &result {
+                for (component, d) in &e.unhealthy {
+                    live.failing(component, &d.to_string());
+                }
+            }
+            if let Ok(live) = std::sync::Arc::try_unwrap(live) {
+                live.finish();
+            }
+            let lines = healthy_lines.lock().map(|v| v.clone()).unwrap_or_default();
+            for line in lines {
+                ctx.report.say(PHASE, line);
+            }
+        }
         match result {
             Ok(_) => Ok(()),
             Err(e) => {
