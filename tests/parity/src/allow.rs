@@ -1,10 +1,14 @@
 //! The allow-list: the fenced ```` ```parity-allow ```` blocks of `docs/compatibility.md`.
 //!
-//! One entry per line: `<key-glob> [<config-glob>,...] # <reason>`. `*` matches any run of
-//! characters (including `:`), `?` one character. Without config globs an entry applies to
-//! every config. The reason is mandatory. Blank lines and lines starting with `#` are comments.
+//! One entry per line: `<key-glob> [configs=<glob>,...] [kubeadm=<v>] [plinth=<v>] # <reason>`.
+//! `*` matches any run of characters (including `:`), `?` one character. Without `configs=` an
+//! entry applies to every config. `kubeadm=`/`plinth=` pin the value on that side: compact JSON
+//! (`"RSA-2048"`, `{"critical":false}`) or `absent`, so an entry cannot hide a different
+//! difference under the same key. The reason is mandatory. Blank lines and lines starting with
+//! `#` are comments. A value cannot contain `#` (the reason starts at the first one).
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
 /// One allowed difference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +17,10 @@ pub struct Entry {
     pub key: String,
     /// Globs over config names (empty: all configs).
     pub configs: Vec<String>,
+    /// kubeadm's value must be this (`Some(None)`: absent); `None`: any.
+    pub kubeadm: Option<Option<Value>>,
+    /// plinth's value must be this (`Some(None)`: absent); `None`: any.
+    pub plinth: Option<Option<Value>>,
     /// Why plinth differs.
     pub reason: String,
     /// Line in the markdown file (1-based).
@@ -20,11 +28,16 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Whether this entry allows `key` in `config`.
+    /// Whether this entry allows difference `d` in `config`.
     #[must_use]
-    pub fn allows(&self, config: &str, key: &str) -> bool {
-        glob(&self.key, key)
+    pub fn allows(&self, config: &str, d: &crate::Difference) -> bool {
+        let pinned = |want: &Option<Option<Value>>, got: &Option<Value>| {
+            want.as_ref().is_none_or(|w| w == got)
+        };
+        glob(&self.key, &d.key)
             && (self.configs.is_empty() || self.configs.iter().any(|c| glob(c, config)))
+            && pinned(&self.kubeadm, &d.kubeadm)
+            && pinned(&self.plinth, &d.plinth)
     }
 }
 
@@ -51,6 +64,32 @@ pub fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Splits on whitespace outside double-quoted strings (so `plinth="EC PRIVATE KEY"` is one
+/// token); a backslash escapes the next character inside quotes, as in JSON.
+fn tokens(s: &str) -> Vec<String> {
+    let (mut out, mut cur) = (Vec::new(), String::new());
+    let (mut quoted, mut escaped) = (false, false);
+    for c in s.chars() {
+        if escaped {
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if c.is_whitespace() && !quoted {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        cur.push(c);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// Parses every `parity-allow` block of a markdown document.
@@ -81,15 +120,36 @@ pub fn parse(markdown: &str) -> Result<Vec<Entry>> {
         if reason.is_empty() {
             bail!("line {n}: allow-list entry with an empty reason: {t}");
         }
-        let fields: Vec<&str> = spec.split_whitespace().collect();
-        let (key, configs) = match fields.as_slice() {
-            [k] => (*k, Vec::new()),
-            [k, c] => (*k, c.split(',').map(String::from).collect()),
-            _ => bail!("line {n}: want `<key-glob> [<config-glob>,...] # reason`: {t}"),
+        let fields = tokens(spec);
+        let mut fields = fields.iter().map(String::as_str);
+        let Some(key) = fields.next() else {
+            bail!("line {n}: allow-list entry without a key: {t}");
         };
+        let (mut configs, mut kubeadm, mut plinth) = (Vec::new(), None, None);
+        let value = |v: &str| -> Result<Option<Value>> {
+            if v == "absent" {
+                Ok(None)
+            } else {
+                Ok(Some(serde_json::from_str(v).with_context(|| {
+                    format!("line {n}: `{v}` is neither JSON nor `absent`")
+                })?))
+            }
+        };
+        for f in fields {
+            match f.split_once('=') {
+                Some(("configs", c)) => configs = c.split(',').map(String::from).collect(),
+                Some(("kubeadm", v)) => kubeadm = Some(value(v)?),
+                Some(("plinth", v)) => plinth = Some(value(v)?),
+                _ => bail!(
+                    "line {n}: want `<key-glob> [configs=..] [kubeadm=..] [plinth=..] # reason`, got `{f}`"
+                ),
+            }
+        }
         out.push(Entry {
             key: key.to_string(),
             configs,
+            kubeadm,
+            plinth,
             reason: reason.to_string(),
             line: n,
         });
@@ -103,6 +163,7 @@ pub fn parse(markdown: &str) -> Result<Vec<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn globs() {
@@ -114,20 +175,52 @@ mod tests {
         assert!(!glob("a*b", "aXbY"));
     }
 
+    fn d(key: &str, kubeadm: Option<Value>, plinth: Option<Value>) -> crate::Difference {
+        crate::Difference {
+            key: key.into(),
+            kubeadm,
+            plinth,
+        }
+    }
+
     #[test]
     fn parses_blocks_and_requires_reasons() {
-        let md = "text\n```parity-allow\n# comment\ncert:*:public-key  default,ipv*  # C1: ECDSA\n\nfile:x  # why\n```\n```yaml\nnot: parsed\n```\n";
+        let md = "text\n```parity-allow\n# comment\ncert:*:public-key  configs=default,ipv*  # C1: ECDSA\n\nfile:x  # why\n```\n```yaml\nnot: parsed\n```\n";
         let e = parse(md).unwrap();
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].configs, ["default", "ipv*"]);
         assert_eq!(e[0].reason, "C1: ECDSA");
         assert_eq!(e[0].line, 4);
-        assert!(e[0].allows("ipv6", "cert:ca:public-key"));
-        assert!(!e[0].allows("dual", "cert:ca:public-key"));
-        assert!(e[1].allows("anything", "file:x"));
+        let any = || Some(json!("x"));
+        assert!(e[0].allows("ipv6", &d("cert:ca:public-key", any(), any())));
+        assert!(!e[0].allows("dual", &d("cert:ca:public-key", any(), any())));
+        assert!(e[1].allows("anything", &d("file:x", None, any())));
         assert!(parse("```parity-allow\nkey-without-reason\n```\n").is_err());
         assert!(parse("```parity-allow\nkey #  \n```\n").is_err());
-        assert!(parse("```parity-allow\nkey a b # r\n```\n").is_err());
+        assert!(parse("```parity-allow\nkey default # r\n```\n").is_err());
+        assert!(parse("```parity-allow\nkey kubeadm=notjson # r\n```\n").is_err());
         assert!(parse("```parity-allow\nkey # r\n").is_err());
+    }
+
+    #[test]
+    fn quoted_values_may_hold_spaces() {
+        assert_eq!(
+            tokens(r#"key:* plinth="EC PRIVATE KEY"  kubeadm="a \" b""#),
+            ["key:*", r#"plinth="EC PRIVATE KEY""#, r#"kubeadm="a \" b""#]
+        );
+        let e = parse("```parity-allow\nkey:x plinth=\"EC PRIVATE KEY\" # r\n```\n").unwrap();
+        assert_eq!(e[0].plinth, Some(Some(json!("EC PRIVATE KEY"))));
+    }
+
+    #[test]
+    fn pinned_values_must_match() {
+        let e = parse(
+            "```parity-allow\ncert:*:ski kubeadm=absent plinth={\"critical\":false} # P1\n```\n",
+        )
+        .unwrap();
+        let ski = json!({"critical": false});
+        assert!(e[0].allows("c", &d("cert:apiserver:ski", None, Some(ski.clone()))));
+        // The CA losing its SKI is the same key, but not the allowed difference.
+        assert!(!e[0].allows("c", &d("cert:ca:ski", Some(ski), None)));
     }
 }

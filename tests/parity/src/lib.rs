@@ -66,7 +66,7 @@ pub fn judge(results: &[(String, Vec<Difference>)], entries: &[Entry]) -> Verdic
     let mut used = vec![false; entries.len()];
     for (config, diffs) in results {
         for d in diffs {
-            match entries.iter().position(|e| e.allows(config, &d.key)) {
+            match entries.iter().position(|e| e.allows(config, d)) {
                 Some(i) => {
                     used[i] = true;
                     v.listed.push((config.clone(), d.clone(), i));
@@ -91,15 +91,18 @@ impl Verdict {
         self.unlisted.is_empty() && self.stale.is_empty()
     }
 
-    /// `parity: N configs, M listed differences (K distinct), U unlisted, S stale entries`.
+    /// `parity: N configs, M listed differences (K distinct keys, E allow-list entries),
+    /// U unlisted, S stale allow-list entries`.
     #[must_use]
     pub fn summary(&self) -> String {
         let distinct: BTreeSet<&str> = self.listed.iter().map(|(_, d, _)| d.key.as_str()).collect();
+        let entries: BTreeSet<usize> = self.listed.iter().map(|(_, _, i)| *i).collect();
         format!(
-            "parity: {} configs, {} listed differences ({} distinct), {} unlisted, {} stale allow-list entries",
+            "parity: {} configs, {} listed differences ({} distinct keys, {} allow-list entries), {} unlisted, {} stale allow-list entries",
             self.configs,
             self.listed.len(),
             distinct.len(),
+            entries.len(),
             self.unlisted.len(),
             self.stale.len()
         )
@@ -133,16 +136,17 @@ mod tests {
     #[test]
     fn an_unlisted_difference_fails_and_a_listed_one_passes() {
         let entries =
-            allow::parse("```parity-allow\ncert:*:public-key default # C1\n```\n").unwrap();
+            allow::parse("```parity-allow\ncert:*:public-key configs=default # C1\n```\n").unwrap();
         let ok = judge(
             &[("default".into(), vec![d("cert:ca:public-key")])],
             &entries,
         );
         assert!(ok.passed(), "{ok:?}");
         assert_eq!(ok.listed.len(), 1);
-        assert!(
-            ok.summary()
-                .starts_with("parity: 1 configs, 1 listed differences (1 distinct)")
+        assert_eq!(
+            ok.summary(),
+            "parity: 1 configs, 1 listed differences (1 distinct keys, 1 allow-list entries), \
+             0 unlisted, 0 stale allow-list entries"
         );
 
         let injected = judge(
@@ -231,7 +235,8 @@ mod tests {
 
         // Listing three of them leaves the fourth failing the test.
         let entries =
-            allow::parse("```parity-allow\ncert:ca:san:* # r\nfile:*:mode t # r\n```\n").unwrap();
+            allow::parse("```parity-allow\ncert:ca:san:* # r\nfile:*:mode configs=t # r\n```\n")
+                .unwrap();
         let v = judge(&[("t".into(), diffs)], &entries);
         assert!(!v.passed());
         assert_eq!(v.listed.len(), 3);
