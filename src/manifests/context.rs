@@ -17,8 +17,11 @@ const SCHEDULER_PORT: u16 = 10259;
 /// The startup probe's period; its failure threshold covers the health-check timeout.
 const STARTUP_PERIOD_SECONDS: u32 = 10;
 
-/// etcd image tags by Kubernetes minor (kubeadm `constants.SupportedEtcdVersion`).
-// kubeadm: app/constants/constants.go SupportedEtcdVersion
+/// etcd image tags by Kubernetes minor: the default etcd of the kubeadm release of that minor,
+/// so a v1.35 control plane gets the etcd kubeadm 1.35 deploys. kubeadm 1.37.2's own table
+/// (`constants.SupportedEtcdVersion`) maps 34, 35 and 36 to 3.7.0-0 and 37 falls back to that;
+/// the parity test lists the difference (docs/compatibility.md).
+// kubeadm: app/constants/constants.go SupportedEtcdVersion, DefaultEtcdVersion per release
 const ETCD_VERSIONS: [(u32, &str); 3] = [(35, "3.6.6-0"), (36, "3.6.8-0"), (37, "3.7.0-0")];
 
 /// The values one static Pod template renders. The same shape serves all four templates;
