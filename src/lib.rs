@@ -6,6 +6,7 @@
 //! thin clap layer.
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod health;
 pub mod host;

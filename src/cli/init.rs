@@ -70,6 +70,13 @@ pub struct InitFlags {
     /// (`kube-apiserver.yaml.tera`, ...); see docs/manifests.md.
     #[arg(long)]
     pub templates_dir: Option<PathBuf>,
+    /// kubeconfig for the phases that talk to the API server
+    /// (default: admin.conf in the kubeconfig directory).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Do not print the bootstrap token (it is masked in the join command and JSON).
+    #[arg(long)]
+    pub skip_token_print: bool,
     /// Output: kubeadm-style lines (`text`), one JSON object at the end (`json`), or one JSON
     /// event per phase as it happens plus a final result (`jsonl`).
     #[arg(short, long, value_enum, default_value_t = InitOutput::Text)]
@@ -131,6 +138,7 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         .skip_phases
         .clone()
         .unwrap_or_else(|| cfg.skip_phases.clone());
+    let plan_skip = skip.clone();
     let plan = wf.plan(&Selection { only, skip })?;
 
     let mut paths = Paths::host(&cfg.cert_dir);
@@ -207,6 +215,13 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         plan: plan.clone(),
         keys: None,
         templates_dir: flags.templates_dir.clone(),
+        skip: plan_skip,
+        kubeconfig: flags.kubeconfig.clone(),
+        skip_token_print: flags.skip_token_print,
+        api: None,
+        token: None,
+        objects: Vec::new(),
+        join: None,
     };
     let jsonl = flags.output == InitOutput::Jsonl;
     let result = wf.run(&plan, &mut ctx, Policy::FailFast, |ev| match ev {
@@ -254,6 +269,8 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
             "kubernetes_version": ctx.cfg.kubernetes_version.to_string(),
             "phases": steps.iter().map(step_json).collect::<Vec<_>>(),
             "written": written,
+            "api_objects": ctx.objects,
+            "join": ctx.join,
             "warnings": report.warnings(),
         });
         emit(&if jsonl {

@@ -13,7 +13,8 @@ pub(crate) const SUPPORTED_MINORS: (u32, u32) = (35, 37);
 pub(crate) const DEFAULT_SERVICE_SUBNET: &str = "10.96.0.0/12";
 pub(crate) const DEFAULT_DNS_DOMAIN: &str = "cluster.local";
 pub(crate) const DEFAULT_CERT_DIR: &str = "/etc/kubernetes/pki";
-pub(crate) const DEFAULT_IMAGE_REPOSITORY: &str = "registry.k8s.io";
+/// The default image repository.
+pub const DEFAULT_IMAGE_REPOSITORY: &str = "registry.k8s.io";
 pub(crate) const DEFAULT_CLUSTER_NAME: &str = "kubernetes";
 pub(crate) const DEFAULT_ENCRYPTION_ALGORITHM: &str = "ECDSA-P256";
 pub(crate) const DEFAULT_CERT_VALIDITY: &str = "8760h0m0s";

@@ -12,13 +12,13 @@ pub mod v1beta4;
 mod validate;
 mod values;
 
-pub use defaults::{DEFAULT_KUBERNETES_VERSION, init_defaults_yaml};
+pub use defaults::{DEFAULT_IMAGE_REPOSITORY, DEFAULT_KUBERNETES_VERSION, init_defaults_yaml};
 pub use error::{Error, ErrorKind};
 pub use load::{Documents, load_documents};
 pub use resolve::{HostFacts, Overrides, load, load_str, resolve};
 pub use values::{
     Endpoint, EtcdMode, ExternalEtcdConfig, KeyAlgorithm, KubeVersion, LocalEtcdConfig,
-    ResolvedTimeouts, format_go_duration, parse_go_duration,
+    ResolvedTimeouts, format_go_duration, nth_ip, parse_go_duration,
 };
 
 use std::net::IpAddr;

@@ -245,7 +245,7 @@ pub fn format_go_duration(d: Duration) -> String {
 
 /// The `n`th address of a network (n = 1 is the first usable one, as kubeadm's `GetIndexedIP`).
 #[must_use]
-pub(crate) fn nth_ip(net: &IpNet, n: u128) -> IpAddr {
+pub fn nth_ip(net: &IpNet, n: u128) -> IpAddr {
     match net.network() {
         IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a).wrapping_add(n as u32))),
         IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a).wrapping_add(n))),

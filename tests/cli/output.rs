@@ -115,3 +115,197 @@ fn json_reports_a_failed_phase_and_exits_1() {
         "failed"
     );
 }
+
+fn dry_run_json(extra: &[&str]) -> (tempfile::TempDir, String, serde_json::Value) {
+    let (d, cfg, root) = setup();
+    let mut args = vec![
+        "init",
+        "--dry-run",
+        "--dry-run-dir",
+        &root,
+        "--config",
+        &cfg,
+        "-o",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = plinth(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    (d, root, v)
+}
+
+fn api_object_files(root: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(format!("{root}/api-objects"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn dry_run_lists_every_api_object_and_writes_it_and_the_join_pins_the_ca() {
+    let (_d, root, v) = dry_run_json(&[]);
+    let objs: Vec<&str> = v["api_objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["outcome"], "dry-run");
+            o["object"].as_str().unwrap()
+        })
+        .collect();
+    for want in [
+        "ConfigMap kube-system/kubeadm-config",
+        "ConfigMap kube-system/kubelet-config",
+        "Node cp-1",
+        "ClusterRoleBinding kubeadm:kubelet-bootstrap",
+        "ConfigMap kube-public/cluster-info",
+        "Deployment kube-system/coredns",
+        "Service kube-system/kube-dns",
+        "DaemonSet kube-system/kube-proxy",
+    ] {
+        assert!(objs.contains(&want), "{want} missing from {objs:?}");
+    }
+    // Every object but the Node patch is also written out, in order, as YAML.
+    let files = api_object_files(&root);
+    assert_eq!(files.len(), objs.len() - 1);
+    // The join command's token is the one in the token Secret, and the hash pins ca.crt.
+    let join = &v["join"];
+    let token = join["token"].as_str().unwrap();
+    let (id, secret) = token.split_once('.').unwrap();
+    assert_eq!((id.len(), secret.len()), (6, 16), "{token}");
+    let secret_file = files
+        .iter()
+        .find(|(n, _)| n.contains(&format!("bootstrap-token-{id}")))
+        .expect("token Secret written");
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    assert!(secret_file.1.contains(&b64), "{}", secret_file.1);
+    let ca = format!("{root}/etc/kubernetes/pki/ca.crt");
+    let sh = format!(
+        "openssl x509 -pubkey -in {ca} | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1"
+    );
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(sh)
+        .output()
+        .unwrap();
+    let want = format!("sha256:{}", String::from_utf8_lossy(&o.stdout).trim());
+    assert_eq!(join["ca_cert_hash"], want.as_str());
+    assert!(
+        join["command"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("kubeadm join 192.168.122.10:6443 --token {token}"))
+    );
+}
+
+#[test]
+fn skip_token_print_masks_the_token_everywhere_it_is_printed() {
+    let (_d, cfg, root) = setup();
+    let o = plinth(&[
+        "init",
+        "--dry-run",
+        "--dry-run-dir",
+        &root,
+        "--config",
+        &cfg,
+        "--skip-token-print",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    let masked = regex_like_token(&out).expect("a masked token is shown");
+    assert!(masked.ends_with(".****************"), "{masked}");
+    let files = api_object_files(&root);
+    let secret = files
+        .iter()
+        .find(|(n, _)| n.contains("bootstrap-token-"))
+        .unwrap();
+    // The Secret holds the real token, and its secret half appears nowhere in the output.
+    let line = secret
+        .1
+        .lines()
+        .find(|l| l.trim_start().starts_with("token-secret:"))
+        .unwrap();
+    use base64::Engine as _;
+    let enc = line.split(':').nth(1).unwrap().trim().trim_matches('"');
+    let real = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(enc)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !out.contains(&real),
+        "the token secret leaked into the output"
+    );
+}
+
+/// The first `--token <x>` argument in `s`.
+fn regex_like_token(s: &str) -> Option<String> {
+    let i = s.find("--token ")?;
+    Some(s[i + 8..].split_whitespace().next()?.to_string())
+}
+
+#[test]
+fn skipping_an_addon_records_it_as_disabled_and_creates_none_of_its_objects() {
+    let (_d, root, v) = dry_run_json(&["--skip-phases", "addon/kube-proxy"]);
+    let objs = v["api_objects"].to_string();
+    assert!(!objs.contains("kube-proxy"), "{objs}");
+    assert!(objs.contains("Deployment kube-system/coredns"));
+    let files = api_object_files(&root);
+    let cm = &files
+        .iter()
+        .find(|(n, _)| n.contains("kubeadm-config"))
+        .unwrap()
+        .1;
+    let doc: serde_json::Value = serde_saphyr::from_str(cm).unwrap();
+    let cc: serde_json::Value =
+        serde_saphyr::from_str(doc["data"]["ClusterConfiguration"].as_str().unwrap()).unwrap();
+    assert_eq!(cc["proxy"]["disabled"], true, "{cc}");
+    assert_ne!(cc["dns"]["disabled"], true, "{cc}");
+    assert_eq!(cc["kind"], "ClusterConfiguration");
+}
+
+#[test]
+fn a_configured_token_is_used_as_given() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!("{CONFIG}bootstrapTokens:\n- token: abcdef.0123456789abcdef\n  ttl: 0s\n"),
+    )
+    .unwrap();
+    let root = d.path().join("root");
+    let o = plinth(&[
+        "init",
+        "--dry-run",
+        "--dry-run-dir",
+        root.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["join"]["token"], "abcdef.0123456789abcdef");
+    let files = api_object_files(root.to_str().unwrap());
+    let secret = &files
+        .iter()
+        .find(|(n, _)| n.contains("bootstrap-token-abcdef"))
+        .unwrap()
+        .1;
+    assert!(
+        !secret.contains("expiration"),
+        "ttl 0 = no expiry: {secret}"
+    );
+}

@@ -30,13 +30,13 @@ render() {
   "$PLINTH" init phase certs all --config "$CFG" &&
   "$PLINTH" init phase kubeconfig all --config "$CFG" &&
   "$PLINTH" init phase etcd local --config "$CFG" &&
-  "$PLINTH" init phase control-plane all --config "$CFG"
+  "$PLINTH" init phase control-plane all --config "$CFG" "$@"
 }
 snapshot() { find $K /var/lib/kubelet -type f -printf '%p %T@ %m\n' 2>/dev/null | sort; find $K -type f -exec sha256sum {} + | sort; }
 
 echo "== scenario 1: plinth init boots real components under the stand-in"
 # The stand-in plays the kubelet: it watches the manifest directory before plinth writes it.
-"$STANDIN" --manifests-dir $K/manifests --bin-dir "$BIN" --kubeconfig $K/kubelet.conf --node-name e2e-cp \
+"$STANDIN" --manifests-dir $K/manifests --bin-dir "$BIN" --kubeconfig $K/kubelet.conf --node-name e2e-cp --mirror-pods \
   --status-file $W/standin.json >$W/standin.log 2>&1 &
 STANDIN_PID=$!
 start=$SECONDS
@@ -47,8 +47,29 @@ check "wait-control-plane saw every component healthy" test "$(grep -c 'is healt
 ETCDCTL=(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=$K/pki/etcd/ca.crt --cert=$K/pki/etcd/healthcheck-client.crt --key=$K/pki/etcd/healthcheck-client.key)
 check "etcd answers endpoint health over mTLS" wait_for 120 "${ETCDCTL[@]}" endpoint health
 check "kube-apiserver answers /readyz" wait_for 180 kubectl --kubeconfig $K/admin.conf get --raw /readyz
-check "cluster-admins binding created with super-admin.conf" \
-  kubectl --kubeconfig $K/super-admin.conf create clusterrolebinding kubeadm:cluster-admins --clusterrole=cluster-admin --group=kubeadm:cluster-admins
+KC="kubectl --kubeconfig $K/admin.conf"
+check "plinth created the cluster-admins binding (via super-admin.conf)" $KC get clusterrolebinding kubeadm:cluster-admins
+check "upload-config: kubeadm-config holds the ClusterConfiguration" bash -c \
+  "$KC -n kube-system get cm kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep -q 'podSubnet: 10.244.0.0/16'"
+check "upload-config: kubelet-config is signed with its hash" bash -c \
+  "$KC -n kube-system get cm kubelet-config -o yaml | grep -q 'component-config.hash: sha256:'"
+check "mark-control-plane: Node labelled and tainted" bash -c \
+  "$KC get node e2e-cp -o json | python3 -c 'import json,sys; n=json.load(sys.stdin); l=n[\"metadata\"][\"labels\"]; t=n[\"spec\"].get(\"taints\",[]); sys.exit(0 if \"node-role.kubernetes.io/control-plane\" in l and \"node.kubernetes.io/exclude-from-external-load-balancers\" in l and any(x[\"key\"]==\"node-role.kubernetes.io/control-plane\" and x[\"effect\"]==\"NoSchedule\" for x in t) else 1)'"
+TOKEN=$(grep -oE -- '--token [a-z0-9]{6}\.[a-z0-9]{16}' $W/init.log | awk '{print $2}')
+HASH=$(grep -oE 'sha256:[0-9a-f]{64}' $W/init.log | head -1)
+check "show-join-command printed a kubeadm join line" test -n "$TOKEN"
+check "the join hash pins the cluster CA's public key" test "$HASH" = "sha256:$(openssl x509 -pubkey -in $K/pki/ca.crt | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)"
+check "real kubeadm lists the bootstrap token" bash -c "kubeadm token list --kubeconfig $K/admin.conf | grep -q '^${TOKEN%%.*}'"
+check "the bootstrap token authenticates and may get nodes" \
+  kubectl --server https://10.77.0.10:6443 --certificate-authority $K/pki/ca.crt --token "$TOKEN" get node e2e-cp
+check "the bootstrap signer signed cluster-info with the token" wait_for 60 bash -c \
+  "$KC -n kube-public get cm cluster-info -o yaml | grep -q 'jws-kubeconfig-${TOKEN%%.*}'"
+check "cluster-info is readable anonymously" \
+  curl -sf --cacert $K/pki/ca.crt https://10.77.0.10:6443/api/v1/namespaces/kube-public/configmaps/cluster-info
+check "addons: CoreDNS Deployment, kube-dns Service at 10.96.0.10, kube-proxy DaemonSet" bash -c \
+  "$KC -n kube-system get deploy coredns && $KC -n kube-system get ds kube-proxy && test \"\$($KC -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')\" = 10.96.0.10"
+check "real kubeadm reads the uploaded configuration (upgrade diff)" bash -c \
+  "kubeadm upgrade diff v1.37.2 --kubeconfig $K/admin.conf > $W/diff.log 2>&1 || { cat $W/diff.log; exit 1; }"
 check "admin.conf creates a namespace" wait_for 30 kubectl --kubeconfig $K/admin.conf create namespace e2e
 check "admin.conf reads it back" kubectl --kubeconfig $K/admin.conf get namespace e2e
 check "controller-manager holds its lease" wait_for 120 kubectl --kubeconfig $K/admin.conf -n kube-system get lease kube-controller-manager
@@ -67,6 +88,19 @@ s=json.load(open(sys.argv[1]))
 pods=s.get("pods", s)
 r={k:v.get("restarts",0) for k,v in pods.items()}
 print(r); sys.exit(0 if len(r)==4 and all(x==0 for x in r.values()) else 1)' "$W/standin.json"
+
+check "a full plinth init re-run converges: every API object unchanged, no file rewritten" bash -c "
+  '$PLINTH' init --config $CFG -o json > $W/rerun.json 2>$W/rerun.err || { cat $W/rerun.json $W/rerun.err; exit 1; }
+  python3 - $W/rerun.json <<'PY'
+import json,sys
+r=json.load(open(sys.argv[1]))
+objs=r['api_objects']; changed=[o for o in objs if o['outcome']!='unchanged']
+print(len(objs),'objects; changed:',changed,'written:',r['written'])
+assert r['ok'] and len(objs)>=25 and not changed and not r['written'], 'not converged'
+assert r['join']['ca_cert_hash'].startswith('sha256:') and r['join']['token'], r['join']
+PY"
+after=$(snapshot)
+check "still no file changed after the full re-run" test "$before" = "$after"
 
 echo "== scenario 3: an apiserver cert signed by the wrong CA is observed"
 tmp=$W/rogue; mkdir -p $tmp
@@ -95,4 +129,28 @@ check "component ports are free" bash -c \
 check "a second reset succeeds" "$PLINTH" reset --force --config $CFG
 check "a fresh plinth init succeeds again" bash -c "'$PLINTH' init --config $CFG > $W/init2.log 2>&1 || { cat $W/init2.log; exit 1; }"
 check "and kubectl reaches the new API server" wait_for 60 kubectl --kubeconfig $K/super-admin.conf get --raw /readyz
+echo "== scenario 5: broken components get their specific diagnosis within the configured timeout"
+# Each case: reset, break one thing, render + kubelet-start + wait-control-plane with a 20 s budget.
+wait_broken() {  # $1 = log file, extra args = init flags
+  local log=$1; shift
+  "$PLINTH" reset --force --config $CFG >/dev/null 2>&1
+  render "$@" >/dev/null 2>&1 && "$PLINTH" init phase kubelet-start --config $W/short.yaml >/dev/null 2>&1
+  local t0=$SECONDS
+  ! "$PLINTH" init phase wait-control-plane --config $W/short.yaml >$log 2>&1
+  local rc=$?; echo "    wait-control-plane gave up after $((SECONDS-t0))s"; return $rc
+}
+python3 -m http.server --bind 127.0.0.1 10259 >/dev/null 2>&1 &
+SQUAT=$!
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/10259"
+check "port taken: wait-control-plane fails within the budget" wait_broken $W/squat.log
+check "port taken: the scheduler's diagnosis names the bind failure from its log" bash -c \
+  "cat $W/squat.log; grep -q 'kube-scheduler is not healthy' $W/squat.log && grep -qi 'address already in use' $W/squat.log"
+kill $SQUAT; wait $SQUAT 2>/dev/null
+mkdir -p $W/patches
+printf -- '- op: add\n  path: /spec/containers/0/command/-\n  value: --no-such-flag=1\n' > $W/patches/kube-controller-manager+json.yaml
+check "bad flag via a patch: wait-control-plane fails within the budget" wait_broken $W/flag.log --patches $W/patches
+check "bad flag via a patch: the diagnosis shows the component's own error" bash -c \
+  "cat $W/flag.log; grep -q 'kube-controller-manager is not healthy' $W/flag.log && grep -q 'unknown flag: --no-such-flag' $W/flag.log"
+check "after the broken cases, reset and a full init succeed again" bash -c \
+  "'$PLINTH' reset --force --config $CFG >/dev/null 2>&1 && '$PLINTH' init --config $CFG > $W/init3.log 2>&1 || { cat $W/init3.log; exit 1; }"
 finish

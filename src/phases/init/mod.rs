@@ -6,7 +6,12 @@ mod controlplane;
 mod etcd;
 mod kubeconfig;
 mod kubelet;
+mod postapi;
 mod waitcp;
+
+pub use postapi::{
+    GENERATED_TOKEN_DESCRIPTION, JoinInfo, ObjectRecord, point_kubeconfig_at_rotating_cert,
+};
 
 use std::path::PathBuf;
 
@@ -33,6 +38,21 @@ pub struct InitContext {
     pub keys: Option<crate::pki::KeyPool>,
     /// `--templates-dir`: user copies of the static Pod templates.
     pub templates_dir: Option<PathBuf>,
+    /// `--skip-phases` (or `skipPhases`): skipping an addon also records it as disabled in
+    /// the uploaded ClusterConfiguration, as kubeadm does.
+    pub skip: Vec<String>,
+    /// `--kubeconfig`: the identity for the API phases (default `<kubeconfig dir>/admin.conf`).
+    pub kubeconfig: Option<PathBuf>,
+    /// `--skip-token-print`: mask the token in the output.
+    pub skip_token_print: bool,
+    /// The API client, built by the first phase that needs it.
+    pub api: Option<crate::cluster::ApiClient>,
+    /// The bootstrap token this run created or reused.
+    pub token: Option<crate::cluster::BootstrapToken>,
+    /// API objects applied (or listed, in a dry run), in order.
+    pub objects: Vec<ObjectRecord>,
+    /// The join information, once show-join-command ran.
+    pub join: Option<JoinInfo>,
 }
 
 /// The `init` phase tree.
@@ -47,7 +67,10 @@ pub fn workflow() -> Workflow<InitContext> {
             controlplane::node(),
             kubelet::node(),
             waitcp::node(),
-        ],
+        ]
+        .into_iter()
+        .chain(postapi::nodes())
+        .collect(),
     }
 }
 

@@ -1,0 +1,696 @@
+//! The API objects `init` creates, named and shaped exactly as kubeadm creates them so that
+//! kubeadm's own `join`, `token` and `upgrade` commands can read them. Pure functions of the
+//! configuration: the phases apply them, `--dry-run` lists them, tests inspect them.
+//! The shapes were checked against `kubeadm init --dry-run` v1.37.2 (docs/compatibility.md).
+
+use serde_json::{Value, json};
+
+use crate::config::ResolvedConfig;
+
+/// The group kubeadm's default bootstrap tokens authenticate as.
+pub const NODE_BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+/// The group of admin.conf's client certificate.
+pub const CLUSTER_ADMINS_GROUP: &str = "kubeadm:cluster-admins";
+/// Label on every control-plane Node.
+pub const LABEL_CONTROL_PLANE: &str = "node-role.kubernetes.io/control-plane";
+/// Label that keeps control-plane Nodes out of external load balancers.
+pub const LABEL_EXCLUDE_LB: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+/// Annotation carrying the hash of a component-config ConfigMap.
+pub const COMPONENT_CONFIG_HASH: &str = "kubeadm.kubernetes.io/component-config.hash";
+
+fn role_get_configmap(name: &str, ns: &str, configmap: &str) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name, "namespace": ns},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [configmap], "verbs": ["get"]}],
+    })
+}
+
+fn group(name: &str) -> Value {
+    json!({"kind": "Group", "name": name})
+}
+
+fn role_binding(name: &str, ns: &str, role: &str, subjects: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+        "subjects": subjects,
+    })
+}
+
+fn cluster_role_binding(name: &str, role: &str, subjects: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": subjects,
+    })
+}
+
+fn configmap(name: &str, ns: &str, data: Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns},
+        "data": data,
+    })
+}
+
+/// `sha256:<hex>` over the ConfigMap's data values in key order (kubeadm's
+/// `ChecksumForConfigMap`; checked against kubeadm's dry-run output).
+#[must_use]
+pub fn configmap_hash(data: &serde_json::Map<String, Value>) -> String {
+    use sha2::Digest as _;
+    let mut keys: Vec<&String> = data.keys().collect();
+    keys.sort();
+    let mut h = sha2::Sha256::new();
+    for k in keys {
+        h.update(data[k].as_str().unwrap_or_default().as_bytes());
+    }
+    format!("sha256:{:x}", h.finalize())
+}
+
+fn signed_configmap(name: &str, data: Value) -> Value {
+    let mut cm = configmap(name, "kube-system", data);
+    let hash = cm["data"]
+        .as_object()
+        .map(configmap_hash)
+        .unwrap_or_default();
+    cm["metadata"]["annotations"] = json!({ COMPONENT_CONFIG_HASH: hash });
+    cm
+}
+
+/// `kubeadm:cluster-admins`: binds admin.conf's group to cluster-admin. Created with
+/// admin.conf, or with super-admin.conf when admin.conf is not yet allowed to.
+// kubeadm: app/util/kubeconfig/kubeconfig.go EnsureAdminClusterRoleBinding
+#[must_use]
+pub fn admin_binding() -> Value {
+    cluster_role_binding(
+        CLUSTER_ADMINS_GROUP,
+        "cluster-admin",
+        vec![group(CLUSTER_ADMINS_GROUP)],
+    )
+}
+
+/// The ClusterConfiguration as stored in `kubeadm-config`: v1beta4, defaults applied, keys
+/// sorted as Go's marshaller sorts them, `dns`/`proxy.disabled` set when those addons are
+/// skipped (kubeadm persists the skip so `upgrade` keeps honouring it).
+///
+/// # Errors
+/// Serialisation failures (a bug).
+pub fn cluster_configuration_yaml(
+    cfg: &ResolvedConfig,
+    dns_disabled: bool,
+    proxy_disabled: bool,
+) -> anyhow::Result<String> {
+    let mut cc = cfg.cluster.clone();
+    if dns_disabled {
+        cc.dns.disabled = Some(true);
+    }
+    if proxy_disabled {
+        cc.proxy.disabled = Some(true);
+    }
+    let mut v = serde_json::to_value(&cc)?;
+    v["apiVersion"] = json!("kubeadm.k8s.io/v1beta4");
+    v["kind"] = json!("ClusterConfiguration");
+    crate::manifests::sort_keys(&mut v);
+    let text = serde_saphyr::to_string(&v)?;
+    // What kubeadm join/upgrade will parse: it must load as a strict v1beta4 document.
+    let back: crate::config::v1beta4::ClusterConfiguration = serde_saphyr::from_str(&text)?;
+    anyhow::ensure!(
+        back == cc,
+        "the uploaded ClusterConfiguration does not round-trip"
+    );
+    Ok(text)
+}
+
+/// upload-config/kubeadm: the `kubeadm-config` ConfigMap and the RBAC that lets joining nodes
+/// read it.
+// kubeadm: app/phases/uploadconfig/uploadconfig.go
+#[must_use]
+pub fn upload_kubeadm_config(cluster_configuration: &str) -> Vec<Value> {
+    const NAME: &str = "kubeadm:nodes-kubeadm-config";
+    vec![
+        configmap(
+            "kubeadm-config",
+            "kube-system",
+            json!({"ClusterConfiguration": cluster_configuration}),
+        ),
+        role_get_configmap(NAME, "kube-system", "kubeadm-config"),
+        role_binding(
+            NAME,
+            "kube-system",
+            NAME,
+            vec![group(NODE_BOOTSTRAP_GROUP), group("system:nodes")],
+        ),
+    ]
+}
+
+/// upload-config/kubelet: the cluster-wide KubeletConfiguration and its RBAC.
+// kubeadm: app/phases/kubelet/config.go CreateConfigMap
+#[must_use]
+pub fn upload_kubelet_config(kubelet_yaml: &str) -> Vec<Value> {
+    const NAME: &str = "kubeadm:kubelet-config";
+    vec![
+        signed_configmap("kubelet-config", json!({"kubelet": kubelet_yaml})),
+        role_get_configmap(NAME, "kube-system", "kubelet-config"),
+        role_binding(
+            NAME,
+            "kube-system",
+            NAME,
+            vec![group("system:nodes"), group(NODE_BOOTSTRAP_GROUP)],
+        ),
+    ]
+}
+
+/// A bootstrap token as stored in its Secret.
+#[derive(Clone)]
+pub struct TokenSecret<'a> {
+    /// The token.
+    pub token: &'a super::BootstrapToken,
+    /// `description`, if any.
+    pub description: Option<&'a str>,
+    /// RFC 3339 expiry, if any.
+    pub expiration: Option<String>,
+    /// `signing`, `authentication`.
+    pub usages: &'a [String],
+    /// Extra groups.
+    pub groups: &'a [String],
+}
+
+/// The `bootstrap-token-<id>` Secret.
+// kubeadm: app/apis/bootstraptoken/v1/utils.go BootstrapTokenToSecret
+#[must_use]
+pub fn token_secret(t: &TokenSecret<'_>) -> Value {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut data = serde_json::Map::new();
+    data.insert("token-id".into(), json!(b64(&t.token.id)));
+    data.insert("token-secret".into(), json!(b64(t.token.secret())));
+    if let Some(d) = t.description.filter(|d| !d.is_empty()) {
+        data.insert("description".into(), json!(b64(d)));
+    }
+    if let Some(e) = &t.expiration {
+        data.insert("expiration".into(), json!(b64(e)));
+    }
+    for u in t.usages {
+        data.insert(format!("usage-bootstrap-{u}"), json!(b64("true")));
+    }
+    if !t.groups.is_empty() {
+        data.insert("auth-extra-groups".into(), json!(b64(&t.groups.join(","))));
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "bootstrap.kubernetes.io/token",
+        "metadata": {"name": format!("bootstrap-token-{}", t.token.id), "namespace": "kube-system"},
+        "data": data,
+    })
+}
+
+/// The RBAC for TLS bootstrapping: tokens may read Nodes and post CSRs, their CSRs and node
+/// client-cert renewals are auto-approved, and the apiserver's kubelet client may use the
+/// kubelet API.
+// kubeadm: app/phases/bootstraptoken/node/tlsbootstrap.go
+#[must_use]
+pub fn bootstrap_rbac() -> Vec<Value> {
+    vec![
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "kubeadm:get-nodes"},
+            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}],
+        }),
+        cluster_role_binding(
+            "kubeadm:get-nodes",
+            "kubeadm:get-nodes",
+            vec![group(NODE_BOOTSTRAP_GROUP)],
+        ),
+        cluster_role_binding(
+            "kubeadm:kubelet-bootstrap",
+            "system:node-bootstrapper",
+            vec![group(NODE_BOOTSTRAP_GROUP)],
+        ),
+        cluster_role_binding(
+            "kubeadm:node-autoapprove-bootstrap",
+            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+            vec![group(NODE_BOOTSTRAP_GROUP)],
+        ),
+        cluster_role_binding(
+            "kubeadm:node-autoapprove-certificate-rotation",
+            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+            vec![group("system:nodes")],
+        ),
+        cluster_role_binding(
+            "kubeadm:apiserver-kubelet-client",
+            "system:kubelet-api-admin",
+            vec![json!({"kind": "User", "name": "kube-apiserver-kubelet-client"})],
+        ),
+    ]
+}
+
+/// `kube-public/cluster-info`: a kubeconfig with one unnamed cluster (server + CA), readable
+/// anonymously; the bootstrap signer adds `jws-kubeconfig-<id>` signatures to it.
+// kubeadm: app/phases/bootstraptoken/clusterinfo/clusterinfo.go
+#[must_use]
+pub fn cluster_info(server: &str, ca_pem: &[u8]) -> Vec<Value> {
+    use base64::Engine as _;
+    const NAME: &str = "kubeadm:bootstrap-signer-clusterinfo";
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let kubeconfig = format!(
+        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n  name: \"\"\ncontexts: null\ncurrent-context: \"\"\nkind: Config\nusers: null\n"
+    );
+    vec![
+        configmap(
+            "cluster-info",
+            "kube-public",
+            json!({"kubeconfig": kubeconfig}),
+        ),
+        role_get_configmap(NAME, "kube-public", "cluster-info"),
+        role_binding(
+            NAME,
+            "kube-public",
+            NAME,
+            vec![json!({"kind": "User", "name": "system:anonymous"})],
+        ),
+    ]
+}
+
+/// CoreDNS's tag for a Kubernetes minor (kubeadm `constants.CoreDNSVersion`; 1.37 checked
+/// with `kubeadm config images list`).
+#[must_use]
+pub fn coredns_version(minor: u32) -> &'static str {
+    match minor {
+        ..=35 => "v1.13.1",
+        36 => "v1.14.2",
+        _ => "v1.14.6",
+    }
+}
+
+/// The CoreDNS image: `registry.k8s.io/coredns/coredns:<tag>` by default; with a custom
+/// repository the `coredns/` sub-path is dropped; `dns.imageRepository`/`imageTag` win.
+// kubeadm: app/images/images.go GetDNSImage
+#[must_use]
+pub fn coredns_image(cfg: &ResolvedConfig) -> String {
+    let dns = &cfg.cluster.dns;
+    let repo = dns
+        .image_repository
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| {
+            if cfg.image_repository == crate::config::DEFAULT_IMAGE_REPOSITORY {
+                format!("{}/coredns", cfg.image_repository)
+            } else {
+                cfg.image_repository.clone()
+            }
+        });
+    let tag = dns
+        .image_tag
+        .clone()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| coredns_version(cfg.kubernetes_version.minor).to_string());
+    format!("{repo}/coredns:{tag}")
+}
+
+/// The 10th address of the service subnet, kube-dns's ClusterIP.
+#[must_use]
+pub fn dns_ip(cfg: &ResolvedConfig) -> String {
+    crate::config::nth_ip(&cfg.service_subnets[0], 10).to_string()
+}
+
+/// addon/coredns: ConfigMap, RBAC, ServiceAccount, Deployment and the `kube-dns` Service.
+// kubeadm: app/phases/addons/dns/{dns.go,manifests.go}
+#[must_use]
+pub fn coredns(cfg: &ResolvedConfig) -> Vec<Value> {
+    let d = &cfg.dns_domain;
+    let corefile = format!(
+        ".:53 {{\n    errors\n    health {{\n       lameduck 5s\n    }}\n    ready\n    kubernetes {d} in-addr.arpa ip6.arpa {{\n       pods insecure\n       fallthrough in-addr.arpa ip6.arpa\n       ttl 30\n    }}\n    prometheus :9153\n    forward . /etc/resolv.conf {{\n       max_concurrent 1000\n    }}\n    cache 30 {{\n       disable success {d}\n       disable denial {d}\n    }}\n    loop\n    reload\n    loadbalance\n}}\n"
+    );
+    let deployment = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "coredns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "kube-dns"}},
+                "spec": {
+                    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "labelSelector": {"matchExpressions": [{"key": "k8s-app", "operator": "In", "values": ["kube-dns"]}]},
+                            "topologyKey": "kubernetes.io/hostname",
+                        },
+                    }]}},
+                    "priorityClassName": "system-cluster-critical",
+                    "serviceAccountName": "coredns",
+                    "tolerations": [
+                        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                        {"key": LABEL_CONTROL_PLANE, "effect": "NoSchedule"},
+                    ],
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "dnsPolicy": "Default",
+                    "containers": [{
+                        "name": "coredns",
+                        "image": coredns_image(cfg),
+                        "imagePullPolicy": "IfNotPresent",
+                        "args": ["-conf", "/etc/coredns/Corefile"],
+                        "resources": {"limits": {"memory": "170Mi"}, "requests": {"cpu": "100m", "memory": "70Mi"}},
+                        "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": true}],
+                        "ports": [
+                            {"containerPort": 53, "name": "dns", "protocol": "UDP"},
+                            {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
+                            {"containerPort": 9153, "name": "metrics", "protocol": "TCP"},
+                            {"containerPort": 8080, "name": "liveness-probe", "protocol": "TCP"},
+                            {"containerPort": 8181, "name": "readiness-probe", "protocol": "TCP"},
+                        ],
+                        "livenessProbe": {
+                            "httpGet": {"path": "/health", "port": "liveness-probe", "scheme": "HTTP"},
+                            "initialDelaySeconds": 60, "timeoutSeconds": 5, "successThreshold": 1, "failureThreshold": 5,
+                        },
+                        "readinessProbe": {"httpGet": {"path": "/ready", "port": "readiness-probe", "scheme": "HTTP"}},
+                        "securityContext": {
+                            "allowPrivilegeEscalation": false,
+                            "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]},
+                            "readOnlyRootFilesystem": true,
+                        },
+                    }],
+                    "volumes": [{"name": "config-volume", "configMap": {"name": "coredns", "items": [{"key": "Corefile", "path": "Corefile"}]}}],
+                },
+            },
+        },
+    });
+    vec![
+        configmap("coredns", "kube-system", json!({"Corefile": corefile})),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "system:coredns"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"], "verbs": ["list", "watch"]},
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+            ],
+        }),
+        cluster_role_binding(
+            "system:coredns",
+            "system:coredns",
+            vec![json!({"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"})],
+        ),
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "coredns", "namespace": "kube-system"}}),
+        deployment,
+        json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "kube-dns",
+                "namespace": "kube-system",
+                "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"},
+                "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"},
+            },
+            "spec": {
+                "clusterIP": dns_ip(cfg),
+                "selector": {"k8s-app": "kube-dns"},
+                "ports": [
+                    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                    {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
+                ],
+            },
+        }),
+    ]
+}
+
+/// The cluster KubeProxyConfiguration: the user's document with kubeadm's defaults where
+/// unset (bind address for the advertise family, clusterCIDR = podSubnet, the in-Pod
+/// kubeconfig path, `iptables` mode).
+// kubeadm: app/componentconfigs/kubeproxy.go (kubeProxyConfig).Default
+#[must_use]
+pub fn kube_proxy_configuration(cfg: &ResolvedConfig) -> Value {
+    let mut doc = match &cfg.kube_proxy {
+        Some(Value::Object(m)) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    doc.insert(
+        "apiVersion".into(),
+        json!("kubeproxy.config.k8s.io/v1alpha1"),
+    );
+    doc.insert("kind".into(), json!("KubeProxyConfiguration"));
+    let unset = |d: &serde_json::Map<String, Value>, k: &str| {
+        d.get(k)
+            .is_none_or(|v| v.is_null() || v.as_str().is_some_and(str::is_empty))
+    };
+    if unset(&doc, "bindAddress") {
+        let any = if cfg.is_ipv6() { "::" } else { "0.0.0.0" };
+        doc.insert("bindAddress".into(), json!(any));
+    }
+    if unset(&doc, "clusterCIDR") && !cfg.pod_subnets.is_empty() {
+        let cidrs: Vec<String> = cfg.pod_subnets.iter().map(ToString::to_string).collect();
+        doc.insert("clusterCIDR".into(), json!(cidrs.join(",")));
+    }
+    if unset(&doc, "mode") {
+        doc.insert("mode".into(), json!("iptables"));
+    }
+    let cc = doc
+        .entry("clientConnection")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .map(|m| {
+            m.entry("kubeconfig")
+                .or_insert_with(|| json!("/var/lib/kube-proxy/kubeconfig.conf"))
+                .clone()
+        });
+    let _ = cc;
+    let mut v = Value::Object(doc);
+    crate::manifests::sort_keys(&mut v);
+    v
+}
+
+/// addon/kube-proxy: ConfigMap (config + in-Pod kubeconfig), DaemonSet, ServiceAccount and RBAC.
+///
+/// # Errors
+/// Serialisation failures (a bug).
+// kubeadm: app/phases/addons/proxy/{proxy.go,manifests.go}
+pub fn kube_proxy(cfg: &ResolvedConfig) -> anyhow::Result<Vec<Value>> {
+    let config = serde_saphyr::to_string(&kube_proxy_configuration(cfg))?;
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: {}\n  name: default\ncontexts:\n- context:\n    cluster: default\n    namespace: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token",
+        cfg.control_plane_url()
+    );
+    let mut cm = signed_configmap(
+        "kube-proxy",
+        json!({"config.conf": config.trim_end(), "kubeconfig.conf": kubeconfig}),
+    );
+    cm["metadata"]["labels"] = json!({"app": "kube-proxy"});
+    let image = format!(
+        "{}/kube-proxy:{}",
+        cfg.image_repository, cfg.kubernetes_version
+    );
+    let daemonset = json!({
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": {"k8s-app": "kube-proxy"}},
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                "spec": {
+                    "priorityClassName": "system-node-critical",
+                    "hostNetwork": true,
+                    "serviceAccountName": "kube-proxy",
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "tolerations": [{"operator": "Exists"}],
+                    "containers": [{
+                        "name": "kube-proxy",
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": [
+                            "/usr/local/bin/kube-proxy",
+                            "--config=/var/lib/kube-proxy/config.conf",
+                            "--hostname-override=$(NODE_NAME)",
+                        ],
+                        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+                        "securityContext": {"privileged": true},
+                        "volumeMounts": [
+                            {"mountPath": "/var/lib/kube-proxy", "name": "kube-proxy"},
+                            {"mountPath": "/run/xtables.lock", "name": "xtables-lock"},
+                            {"mountPath": "/lib/modules", "name": "lib-modules", "readOnly": true},
+                        ],
+                    }],
+                    "volumes": [
+                        {"name": "kube-proxy", "configMap": {"name": "kube-proxy"}},
+                        {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},
+                        {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}},
+                    ],
+                },
+            },
+        },
+    });
+    Ok(vec![
+        cm,
+        daemonset,
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "kube-proxy", "namespace": "kube-system"}}),
+        cluster_role_binding(
+            "kubeadm:node-proxier",
+            "system:node-proxier",
+            vec![
+                json!({"kind": "ServiceAccount", "name": "kube-proxy", "namespace": "kube-system"}),
+            ],
+        ),
+        role_get_configmap("kube-proxy", "kube-system", "kube-proxy"),
+        role_binding(
+            "kube-proxy",
+            "kube-system",
+            "kube-proxy",
+            vec![group(NODE_BOOTSTRAP_GROUP)],
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core, rbac::v1 as rbac};
+
+    fn cfg(extra: &str) -> ResolvedConfig {
+        let yaml = format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 10.0.0.5\nnodeRegistration:\n  name: cp\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n{extra}"
+        );
+        crate::config::load_str(&yaml, "t", &Default::default(), &Default::default()).unwrap()
+    }
+
+    /// Every object must deserialise into its k8s-openapi type with no unknown field, so a
+    /// misspelt key fails here instead of being dropped by the API server.
+    fn strict<T: serde::de::DeserializeOwned>(v: &Value) {
+        let mut unknown = Vec::new();
+        let _: T = serde_ignored::deserialize(v.clone(), |p| unknown.push(p.to_string()))
+            .unwrap_or_else(|e| panic!("{}: {e}", super::super::describe(v)));
+        assert!(
+            unknown.is_empty(),
+            "{}: unknown fields {unknown:?}",
+            super::super::describe(v)
+        );
+    }
+
+    fn check_all(objs: &[Value]) {
+        for o in objs {
+            match o["kind"].as_str().unwrap() {
+                "ConfigMap" => strict::<core::ConfigMap>(o),
+                "Secret" => strict::<core::Secret>(o),
+                "ServiceAccount" => strict::<core::ServiceAccount>(o),
+                "Service" => strict::<core::Service>(o),
+                "Role" => strict::<rbac::Role>(o),
+                "RoleBinding" => strict::<rbac::RoleBinding>(o),
+                "ClusterRole" => strict::<rbac::ClusterRole>(o),
+                "ClusterRoleBinding" => strict::<rbac::ClusterRoleBinding>(o),
+                "Deployment" => strict::<apps::Deployment>(o),
+                "DaemonSet" => strict::<apps::DaemonSet>(o),
+                k => panic!("unexpected kind {k}"),
+            }
+            super::super::object_path(o, true).unwrap();
+        }
+    }
+
+    #[test]
+    fn every_object_is_a_valid_typed_object() {
+        let c = cfg("networking:\n  podSubnet: 10.244.0.0/16\n");
+        let token = super::super::BootstrapToken::parse("abcdef.0123456789abcdef").unwrap();
+        let mut all = vec![admin_binding()];
+        all.extend(upload_kubeadm_config(
+            &cluster_configuration_yaml(&c, false, false).unwrap(),
+        ));
+        all.extend(upload_kubelet_config("kind: KubeletConfiguration\n"));
+        all.push(token_secret(&TokenSecret {
+            token: &token,
+            description: Some("d"),
+            expiration: Some("2026-11-29T00:00:00Z".into()),
+            usages: &["signing".into(), "authentication".into()],
+            groups: &[NODE_BOOTSTRAP_GROUP.into()],
+        }));
+        all.extend(bootstrap_rbac());
+        all.extend(cluster_info("https://10.0.0.5:6443", b"PEM"));
+        all.extend(coredns(&c));
+        all.extend(kube_proxy(&c).unwrap());
+        check_all(&all);
+        let names: std::collections::BTreeSet<String> =
+            all.iter().map(super::super::describe).collect();
+        assert_eq!(names.len(), all.len(), "duplicate objects: {names:?}");
+    }
+
+    #[test]
+    fn the_token_secret_has_kubeadms_keys() {
+        use base64::Engine as _;
+        let token = super::super::BootstrapToken::parse("abcdef.0123456789abcdef").unwrap();
+        let s = token_secret(&TokenSecret {
+            token: &token,
+            description: None,
+            expiration: None,
+            usages: &["signing".into(), "authentication".into()],
+            groups: &[NODE_BOOTSTRAP_GROUP.into()],
+        });
+        assert_eq!(s["metadata"]["name"], "bootstrap-token-abcdef");
+        let d = s["data"].as_object().unwrap();
+        let dec = |k: &str| {
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(d[k].as_str().unwrap())
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(dec("token-id"), "abcdef");
+        assert_eq!(dec("token-secret"), "0123456789abcdef");
+        assert_eq!(dec("usage-bootstrap-signing"), "true");
+        assert_eq!(dec("usage-bootstrap-authentication"), "true");
+        assert_eq!(dec("auth-extra-groups"), NODE_BOOTSTRAP_GROUP);
+        assert!(!d.contains_key("description") && !d.contains_key("expiration"));
+    }
+
+    #[test]
+    fn the_hash_is_over_values_in_key_order() {
+        let a = json!({"b": "2", "a": "1"});
+        let b = json!({"a": "1", "b": "2"});
+        let h = configmap_hash(a.as_object().unwrap());
+        assert_eq!(h, configmap_hash(b.as_object().unwrap()));
+        // sha256("12")
+        assert_eq!(
+            h,
+            "sha256:6b51d431df5d7f141cbececcf79edf3dd861c3b4069f0b11661a3eefacbba918"
+        );
+    }
+
+    #[test]
+    fn dns_and_proxy_follow_the_config() {
+        let c = cfg(
+            "networking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.100.0.0/16\n  dnsDomain: corp.local\n",
+        );
+        let objs = coredns(&c);
+        let svc = objs.iter().find(|o| o["kind"] == "Service").unwrap();
+        assert_eq!(svc["spec"]["clusterIP"], "10.100.0.10");
+        let cm = &objs[0]["data"]["Corefile"];
+        assert!(
+            cm.as_str()
+                .unwrap()
+                .contains("kubernetes corp.local in-addr.arpa")
+        );
+        assert_eq!(coredns_image(&c), "registry.k8s.io/coredns/coredns:v1.14.6");
+        let custom = cfg("imageRepository: mirror.example/k8s\n");
+        assert_eq!(coredns_image(&custom), "mirror.example/k8s/coredns:v1.14.6");
+        let kp = kube_proxy_configuration(&c);
+        assert_eq!(kp["clusterCIDR"], "10.244.0.0/16");
+        assert_eq!(kp["bindAddress"], "0.0.0.0");
+        assert_eq!(
+            kp["clientConnection"]["kubeconfig"],
+            "/var/lib/kube-proxy/kubeconfig.conf"
+        );
+        let text = cluster_configuration_yaml(&c, true, false).unwrap();
+        assert!(text.contains("dnsDomain: corp.local"), "{text}");
+        assert!(text.contains("disabled: true"), "{text}");
+    }
+}
