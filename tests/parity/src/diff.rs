@@ -3,9 +3,9 @@
 //! `file:pki/sa.pub:mode`.
 //!
 //! Semantics, not bytes: a `null` and an empty map equal an absent field (as in the Kubernetes
-//! API), maps compare key by key, other values as a whole. An array under a key named
-//! `flag-order` compares only the order of the entries both sides have, so a missing flag is
-//! reported once (as `flag:<name>`), not again as an order change.
+//! API), maps compare key by key, other values as a whole. An array under a key ending in
+//! `-order` (`flag-order`, `api:create-order`) compares only the order of the entries both sides
+//! have, so a missing flag or object is reported once, not again as an order change.
 
 use serde_json::Value;
 
@@ -56,7 +56,7 @@ fn walk(key: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<Differenc
                 walk(&format!("{key}:{k}"), x.get(k), y.get(k), out);
             }
         }
-        (Some(Value::Array(x)), Some(Value::Array(y))) if key.ends_with(":flag-order") => {
+        (Some(Value::Array(x)), Some(Value::Array(y))) if key.ends_with("-order") => {
             let (cx, cy) = (common_order(x, y), common_order(y, x));
             if cx != cy {
                 out.push(Difference {

@@ -17,6 +17,17 @@ use anyhow::{Context, Result};
 pub struct Tree {
     /// Logical name (`pki/etcd/ca.crt`) → file.
     pub files: BTreeMap<String, PathBuf>,
+    /// Where the API objects of the post-API phases are, if anywhere.
+    pub api: Option<ApiSource>,
+}
+
+/// Where a tool's dry run put the API objects it would create.
+#[derive(Debug, Clone)]
+pub enum ApiSource {
+    /// kubeadm prints them: its output, saved next to its dry-run directory as `<dir>.log`.
+    KubeadmLog(PathBuf),
+    /// plinth writes one file per object into `<dry-run-dir>/api-objects/`.
+    PlinthDir(PathBuf),
 }
 
 /// The kubelet files kubeadm writes next to everything else in its dry-run directory.
@@ -48,12 +59,17 @@ fn is_pki_file(name: &str) -> bool {
     name.ends_with(".crt") || name.ends_with(".key") || name.ends_with(".pub")
 }
 
-/// Maps kubeadm's flat dry-run directory.
+/// Maps kubeadm's flat dry-run directory; its printed output is read from `<dir>.log` when
+/// that file exists (`scripts/parity` saves it there).
 ///
 /// # Errors
 /// When the directory cannot be read.
 pub fn kubeadm_tree(dir: &Path) -> Result<Tree> {
-    let mut t = Tree::default();
+    let log = dir.with_extension("log");
+    let mut t = Tree {
+        api: log.is_file().then_some(ApiSource::KubeadmLog(log)),
+        ..Tree::default()
+    };
     for rel in walk(dir)? {
         let logical = if is_pki_file(&rel) {
             format!("pki/{rel}")
@@ -73,6 +89,7 @@ pub fn kubeadm_tree(dir: &Path) -> Result<Tree> {
 
 /// Maps plinth's dry-run directory (the host layout below `dir`). The certificates directory
 /// is wherever `ca.crt` is (outside an `etcd` directory), so a custom `certificatesDir` works.
+/// `api-objects/` holds API objects, not host files: see [`ApiSource`].
 ///
 /// # Errors
 /// When the directory cannot be read.
@@ -83,8 +100,15 @@ pub fn plinth_tree(dir: &Path) -> Result<Tree> {
         .filter_map(|f| f.strip_suffix("/ca.crt"))
         .find(|d| !d.ends_with("/etcd"))
         .map(|d| format!("{d}/"));
-    let mut t = Tree::default();
+    let api = dir.join("api-objects");
+    let mut t = Tree {
+        api: api.is_dir().then_some(ApiSource::PlinthDir(api)),
+        ..Tree::default()
+    };
     for rel in files {
+        if rel.starts_with("api-objects/") {
+            continue;
+        }
         let logical = if let Some(r) = pki_root.as_deref().and_then(|p| rel.strip_prefix(p)) {
             format!("pki/{r}")
         } else if let Some(r) = rel.strip_prefix("etc/kubernetes/manifests/") {
@@ -141,6 +165,7 @@ mod tests {
             "var/lib/kubelet/config.yaml",
             "var/lib/kubelet/kubeadm-flags.env",
             "etc/kubernetes/surprise.txt",
+            "api-objects/001-ConfigMap_kube-system_x.yaml",
         ] {
             touch(p.path(), f);
         }
@@ -166,5 +191,6 @@ mod tests {
         );
         assert!(kn.contains(&"other/surprise.txt".to_string()));
         assert!(pn.contains(&"other/etc/kubernetes/surprise.txt".to_string()));
+        assert!(!pn.iter().any(|n| n.contains("api-objects")));
     }
 }

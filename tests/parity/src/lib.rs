@@ -7,6 +7,7 @@
 //! [`allow`] reads the allow-list. `scripts/parity` produces the directories and runs this.
 
 pub mod allow;
+pub mod api;
 pub mod diff;
 pub mod layout;
 pub mod normalise;

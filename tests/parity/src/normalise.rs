@@ -17,7 +17,7 @@ use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificat
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use crate::layout::Tree;
+use crate::layout::{ApiSource, Tree};
 
 /// Facts of one tree: key prefix → value.
 pub type Facts = BTreeMap<String, Value>;
@@ -81,13 +81,21 @@ pub fn facts(tree: &Tree) -> Result<Facts> {
             } else {
                 let mut v: Value = serde_saphyr::from_str(&text()?).with_context(f)?;
                 if name == "config.yaml" {
-                    prune_zero(&mut v);
+                    prune_zero(&mut v, false);
                 }
                 v
             };
             out.insert(format!("kubelet:{name}"), v);
         }
     }
+    let objects = match &tree.api {
+        Some(ApiSource::KubeadmLog(log)) => crate::api::kubeadm_objects(
+            &std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?,
+        )?,
+        Some(ApiSource::PlinthDir(dir)) => crate::api::plinth_objects(dir)?,
+        None => Vec::new(),
+    };
+    out.extend(crate::api::api_facts(objects, &cas)?);
     Ok(out)
 }
 
@@ -321,7 +329,12 @@ fn by_name(list: Option<Value>, field: &str) -> Value {
     Value::Object(m)
 }
 
-fn kubeconfig_facts(text: &str, cas: &[(String, plinth::pki::Cert)]) -> Result<Value> {
+/// Facts of a kubeconfig: clusters, contexts and users keyed by name, the CA compared with the
+/// tree's `ca.crt`, client certificate and key as facts.
+///
+/// # Errors
+/// When the YAML, base64 or PEM inside does not parse.
+pub fn kubeconfig_facts(text: &str, cas: &[(String, plinth::pki::Cert)]) -> Result<Value> {
     let mut v: Value = serde_saphyr::from_str(text)?;
     let o = v.as_object_mut().context("a kubeconfig is a map")?;
     let decode = |s: &Value| -> Result<String> {
@@ -472,19 +485,74 @@ fn env_file_facts(text: &str) -> Value {
     Value::Object(m)
 }
 
-/// Removes zero values (`0`, `"0"`, `"0s"`) from a KubeletConfiguration: kubeadm serializes
-/// the whole Go struct, so its file spells out every unset duration and counter as zero, which
-/// the kubelet defaults exactly like an absent field. Maps left empty are dropped by the differ.
-pub fn prune_zero(v: &mut Value) {
+/// Removes zero values (`0`, `"0"`, `"0s"`, `""`, and `false` when `false_is_zero`) from a
+/// component configuration: kubeadm serializes the whole Go struct, so its documents spell out
+/// every unset duration, counter and string as zero, which the component defaults exactly like
+/// an absent field. `false` only counts as unset where the type has plain (not pointer) bools:
+/// KubeProxyConfiguration and ClusterConfiguration, not KubeletConfiguration (`failSwapOn`,
+/// `serializeImagePulls` default to true). Maps left empty are dropped by the differ.
+pub fn prune_zero(v: &mut Value, false_is_zero: bool) {
     if let Value::Object(m) = v {
-        m.retain(|_, x| !matches!(x, Value::Number(n) if n.as_f64() == Some(0.0)));
-        m.retain(|_, x| !matches!(x, Value::String(s) if s == "0" || s == "0s"));
+        m.retain(|_, x| match x {
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::String(s) => !(s.is_empty() || s == "0" || s == "0s"),
+            Value::Bool(b) => *b || !false_is_zero,
+            _ => true,
+        });
         for x in m.values_mut() {
-            prune_zero(x);
+            prune_zero(x, false_is_zero);
         }
     } else if let Value::Array(a) = v {
-        a.iter_mut().for_each(prune_zero);
+        a.iter_mut().for_each(|x| prune_zero(x, false_is_zero));
     }
+}
+
+/// Rewrites every Go duration string (`720h`, `4m0s`, `90s`) in Go's canonical form
+/// (`720h0m0s`, `4m0s`, `1m30s`), so `720h` and kubeadm's `720h0m0s` compare equal.
+pub fn canonical_durations(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some(secs) = parse_duration(s) {
+                let (h, m, sec) = (secs / 3600, secs % 3600 / 60, secs % 60);
+                *s = match (h, m) {
+                    (0, 0) => format!("{sec}s"),
+                    (0, _) => format!("{m}m{sec}s"),
+                    _ => format!("{h}h{m}m{sec}s"),
+                };
+            }
+        }
+        Value::Object(m) => m.values_mut().for_each(canonical_durations),
+        Value::Array(a) => a.iter_mut().for_each(canonical_durations),
+        _ => {}
+    }
+}
+
+/// `1h2m3s` (any of the parts, in that order, whole numbers) → seconds.
+fn parse_duration(s: &str) -> Option<u64> {
+    let (mut total, mut rest, mut last) = (0u64, s, 0);
+    if s.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        let (unit, rank) = match rest[digits..].chars().next()? {
+            'h' => (3600, 1),
+            'm' => (60, 2),
+            's' => (1, 3),
+            _ => return None,
+        };
+        if rank <= last {
+            return None;
+        }
+        last = rank;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        rest = &rest[digits + 1..];
+    }
+    Some(total)
 }
 
 #[cfg(test)]
@@ -536,9 +604,25 @@ mod tests {
     }
 
     #[test]
-    fn kubelet_zero_values_are_pruned() {
-        let mut v = json!({"a": "0s", "b": 0, "c": {"d": "0"}, "e": "1m", "f": false});
-        prune_zero(&mut v);
+    fn zero_values_are_pruned() {
+        let mut v = json!({"a": "0s", "b": 0, "c": {"d": "0", "g": ""}, "e": "1m", "f": false});
+        prune_zero(&mut v, false);
         assert_eq!(v, json!({"c": {}, "e": "1m", "f": false}));
+        prune_zero(&mut v, true);
+        assert_eq!(v, json!({"c": {}, "e": "1m"}));
+    }
+
+    #[test]
+    fn durations_are_canonical() {
+        let mut v = json!([
+            "720h", "720h0m0s", "90s", "4m0s", "0s", "1h30m", "abc", "10", "5m1h", ""
+        ]);
+        canonical_durations(&mut v);
+        assert_eq!(
+            v,
+            json!([
+                "720h0m0s", "720h0m0s", "1m30s", "4m0s", "0s", "1h30m0s", "abc", "10", "5m1h", ""
+            ])
+        );
     }
 }
