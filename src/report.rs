@@ -107,6 +107,14 @@ impl Reporter {
         self.with(|i| i.warnings.push(m));
     }
 
+    /// A warning printed as `line` exactly (kubeadm's pre-flight `\t[WARNING Name]: message`),
+    /// kept for the summary as `warning`.
+    pub fn warn_line(&self, line: impl AsRef<str>, warning: impl AsRef<str>) {
+        self.text(line);
+        let w = warning.as_ref().to_string();
+        self.with(|i| i.warnings.push(w));
+    }
+
     /// Plain text without a phase prefix (final instructions).
     pub fn text(&self, text: impl AsRef<str>) {
         let t = text.as_ref().to_string();

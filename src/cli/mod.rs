@@ -145,6 +145,10 @@ pub struct OverrideArgs {
     /// CRI socket.
     #[arg(long)]
     pub cri_socket: Option<String>,
+    /// Pre-flight checks whose errors are shown as warnings, e.g. `Port-6443,Swap`, or `all`
+    /// (case-insensitive; added to nodeRegistration.ignorePreflightErrors).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore_preflight_errors: Vec<String>,
 }
 
 impl OverrideArgs {
@@ -165,6 +169,7 @@ impl OverrideArgs {
             encryption_algorithm: self.encryption_algorithm.clone(),
             patches: self.patches.clone(),
             cri_socket: self.cri_socket.clone(),
+            ignore_preflight_errors: self.ignore_preflight_errors.clone(),
         }
     }
 }

@@ -34,6 +34,10 @@ pub struct ResetArgs {
     /// Also delete /etc/kubernetes/tmp.
     #[arg(long)]
     pub cleanup_tmp_dir: bool,
+    /// Container runtime endpoint whose Kubernetes Pods are removed
+    /// (default: ResetConfiguration/InitConfiguration criSocket, else containerd's).
+    #[arg(long)]
+    pub cri_socket: Option<String>,
     /// Phases to skip.
     #[arg(long, value_delimiter = ',')]
     pub skip_phases: Option<Vec<String>>,
@@ -111,6 +115,13 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         .bind_port
         .and_then(|p| u16::try_from(p).ok())
         .unwrap_or(6443);
+    let cri_socket = args
+        .cri_socket
+        .clone()
+        .or_else(|| reset.cri_socket.clone())
+        .or_else(|| init.node_registration.cri_socket.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unix:///var/run/containerd/containerd.sock".into());
     let report = Reporter::stdout();
     let wf = workflow();
     let skip = args
@@ -129,6 +140,7 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run || reset.dry_run == Some(true),
         stop_timeout,
         report: report.clone(),
+        cri_socket,
         confirmed: !plan.contains("preflight"),
     };
     // Confirmation comes first: nothing may be removed before the user agreed.

@@ -3,6 +3,7 @@
 //! Knows nothing of phases or the CLI.
 
 mod client;
+pub mod etcd;
 pub mod objects;
 mod token;
 

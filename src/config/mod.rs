@@ -85,6 +85,9 @@ pub struct ResolvedConfig {
     pub patches_dir: Option<PathBuf>,
     /// `skipPhases` from the file (the `--skip-phases` flag replaces it, as in kubeadm).
     pub skip_phases: Vec<String>,
+    /// `nodeRegistration.ignorePreflightErrors` merged with `--ignore-preflight-errors`:
+    /// lower-cased, sorted, without duplicates; `all` only alone.
+    pub ignore_preflight_errors: Vec<String>,
     /// Non-fatal findings (kubeadm prints these as warnings).
     pub warnings: Vec<String>,
 }

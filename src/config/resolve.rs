@@ -43,6 +43,9 @@ pub struct Overrides {
     pub patches: Option<String>,
     /// `--cri-socket`
     pub cri_socket: Option<String>,
+    /// `--ignore-preflight-errors` (added to `nodeRegistration.ignorePreflightErrors`, as in
+    /// kubeadm)
+    pub ignore_preflight_errors: Vec<String>,
 }
 
 /// Facts about the host used for kubeadm's dynamic defaults.
@@ -237,6 +240,17 @@ pub fn resolve(docs: Documents, o: &Overrides, facts: &HostFacts) -> Result<Reso
             "--apiserver-bind-port",
         );
     }
+    if !o.ignore_preflight_errors.is_empty() {
+        // kubeadm merges the flag's names with the file's.
+        init.node_registration
+            .ignore_preflight_errors
+            .get_or_insert_with(Vec::new)
+            .extend(o.ignore_preflight_errors.iter().cloned());
+        flags.insert(
+            "InitConfiguration.nodeRegistration.ignorePreflightErrors".into(),
+            "--ignore-preflight-errors",
+        );
+    }
     if !o.apiserver_cert_extra_sans.is_empty() {
         let sans = cluster.api_server.cert_sans.get_or_insert_with(Vec::new);
         for s in &o.apiserver_cert_extra_sans {
@@ -362,6 +376,40 @@ mod tests {
         // An endpoint without a port takes the bind port (kubeadm).
         assert_eq!(r.control_plane_url(), "https://cp.example.com:8443");
         assert_eq!(r.local_api_url(), "https://192.168.122.10:8443");
+    }
+
+    #[test]
+    fn ignore_preflight_errors_merge_file_and_flag_case_insensitively() {
+        let yaml = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  ignorePreflightErrors:\n  - Swap\n  - NumCPU\n";
+        let flag = |names: &[&str]| Overrides {
+            ignore_preflight_errors: names.iter().map(|n| (*n).to_string()).collect(),
+            ..Overrides::default()
+        };
+        let r = load_str(yaml, "c.yaml", &flag(&["Port-6443", "SWAP"]), &facts()).unwrap();
+        assert_eq!(
+            r.ignore_preflight_errors,
+            vec!["numcpu", "port-6443", "swap"]
+        );
+        let r = load_str("", "c.yaml", &flag(&["ALL"]), &facts()).unwrap();
+        assert_eq!(r.ignore_preflight_errors, vec!["all"]);
+        // `all` with names is an error (kubeadm's rule), naming the flag when it took part...
+        let e = load_str(yaml, "c.yaml", &flag(&["all"]), &facts())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--ignore-preflight-errors"), "{e}");
+        assert!(
+            e.contains("\"all,numcpu,swap\": don't specify individual checks if 'all' is used"),
+            "{e}"
+        );
+        // ... and the file's line when the file alone mixes them.
+        let mixed = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  ignorePreflightErrors: [all, Swap]\n";
+        let e = load_str(mixed, "c.yaml", &Overrides::default(), &facts())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("c.yaml:4") && e.contains("nodeRegistration.ignorePreflightErrors"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -367,6 +367,28 @@ impl<'a> Validator<'a> {
                 Some("use a lower-case RFC 1123 DNS subdomain, e.g. cp-1".into()),
             );
         }
+        // kubeadm ValidateIgnorePreflightErrors: case-insensitive names, file and flag merged,
+        // `all` alone.
+        let mut ignore_preflight_errors: Vec<String> = nr
+            .ignore_preflight_errors
+            .iter()
+            .flatten()
+            .map(|n| n.trim().to_lowercase())
+            .filter(|n| !n.is_empty())
+            .collect();
+        ignore_preflight_errors.sort();
+        ignore_preflight_errors.dedup();
+        if ignore_preflight_errors.len() > 1 && ignore_preflight_errors.iter().any(|n| n == "all") {
+            self.err(
+                INIT,
+                "nodeRegistration.ignorePreflightErrors",
+                format!(
+                    "{:?}: don't specify individual checks if 'all' is used",
+                    ignore_preflight_errors.join(",")
+                ),
+                Some("give either all or a list of check names".into()),
+            );
+        }
         let cri_socket = nr.cri_socket.clone().unwrap_or_default();
         if !(cri_socket.starts_with("unix:///") || cri_socket.starts_with('/')) {
             self.err(
@@ -809,6 +831,7 @@ impl<'a> Validator<'a> {
             timeouts,
             patches_dir,
             skip_phases,
+            ignore_preflight_errors,
             warnings,
             init,
             cluster,

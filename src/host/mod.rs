@@ -1,9 +1,11 @@
-//! The host: where files live ([`Paths`]), how they are written ([`fs`]) and the init system
-//! ([`service`]). Every host path plinth uses derives from a `Paths` value, so tests and dry
-//! runs point it at a directory.
+//! The host: where files live ([`Paths`]), how they are written ([`fs`]), which ones plinth
+//! wrote ([`owned`]) and the init system ([`service`]). Every host path plinth uses derives from
+//! a `Paths` value, so tests and dry runs point it at a directory.
 
 pub mod cleanup;
+pub mod cri;
 pub mod fs;
+pub mod owned;
 mod paths;
 pub mod service;
 

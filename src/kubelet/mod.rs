@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 use crate::config::ResolvedConfig;
 use crate::config::v1beta4::Arg;
 use crate::host::Paths;
-use crate::host::fs::{WriteOutcome, write_if_changed};
+use crate::host::fs::WriteOutcome;
+use crate::host::owned::write_owned;
 use crate::host::service::{ServiceError, ServiceManager};
 use crate::manifests::args::{arguments_to_command, last_value};
 use crate::manifests::{AppliedPatch, PatchError, PatchSet, Schema, sort_keys};
@@ -409,7 +410,8 @@ pub fn generate_kubelet_files(
 }
 
 /// Writes the three files into `dir` (0644, directory 0700), each only when changed, in
-/// kubeadm's order: flags, instance configuration, configuration.
+/// kubeadm's order: flags, instance configuration, configuration. Each is recorded in the
+/// directory's ledger ([`crate::host::owned`]).
 ///
 /// # Errors
 /// [`KubeletError::Write`] naming the path.
@@ -424,7 +426,7 @@ pub fn write_kubelet_files(
         (CONFIG_FILE, &files.config),
     ] {
         let path = dir.join(file);
-        let outcome = write_if_changed(&path, text.as_bytes(), FILE_MODE, DIR_MODE)
+        let outcome = write_owned(&path, text.as_bytes(), FILE_MODE, DIR_MODE)
             .map_err(|source| KubeletError::Write { file, source })?;
         out.push((path, outcome));
     }

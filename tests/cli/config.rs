@@ -516,7 +516,7 @@ fn unknown_phase_lists_valid_names_and_exits_2() {
     assert_eq!(o.status.code(), Some(2));
     let t = text(&o);
     assert!(t.contains("invalid phase name \"certz\""), "{t}");
-    assert!(t.contains("valid names are: certs"), "{t}");
+    assert!(t.contains("valid names are: preflight, certs"), "{t}");
     assert!(files_under(dir.path()).is_empty());
 }
 

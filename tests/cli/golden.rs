@@ -340,7 +340,9 @@ fn writing_twice_reports_unchanged_and_keeps_mtimes() {
                 .map(|e| e.unwrap().path()),
         )
         .collect();
-    assert_eq!(files.len(), 7, "no temp files may be left: {files:?}");
+    // Seven files and the ledger of each directory; no temp files may be left.
+    assert_eq!(files.len(), 9, "{files:?}");
+    assert!(manifests.join(".plinth-owned").is_file());
     assert_eq!(mode(&manifests), 0o700);
     assert_eq!(mode(&manifests.join("kube-apiserver.yaml")), 0o600);
     assert_eq!(mode(&d.path().join("var/lib/kubelet/config.yaml")), 0o644);
@@ -441,11 +443,12 @@ fn phases_run_alone_with_their_directories() {
         config.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let names: Vec<_> = std::fs::read_dir(&manifests)
+    let mut names: Vec<_> = std::fs::read_dir(&manifests)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names, vec!["etcd.yaml"]);
+    names.sort();
+    assert_eq!(names, vec![".plinth-owned", "etcd.yaml"]);
 
     let external = golden_root().join("external-etcd/config.yaml");
     let out = plinth(&[

@@ -6,6 +6,7 @@ mod config;
 mod golden;
 mod output;
 mod pki;
+mod preflight;
 mod props;
 mod reset;
 mod util;

@@ -36,8 +36,9 @@ fn json_result_matches_the_files_written() {
     assert_eq!(v["dry_run"], true);
     assert_eq!(v["control_plane_endpoint"], "https://192.168.122.10:6443");
     let phases = v["phases"].as_array().unwrap();
-    assert_eq!(phases[0]["phase"], "certs/ca");
+    assert_eq!(phases[0]["phase"], "preflight");
     assert_eq!(phases[0]["outcome"], "ran");
+    assert_eq!(phases[1]["phase"], "certs/ca");
     let wait = phases
         .iter()
         .find(|p| p["phase"] == "wait-control-plane")

@@ -30,6 +30,9 @@ fn populate(root: &Path) {
     w("etc/kubernetes/pki/etcd/ca.key", "key");
     w("var/lib/kubelet/config.yaml", "kubelet");
     w("var/lib/etcd/member/snap/db", "data");
+    // plinth's ledgers of the files it wrote go with the contents of their directories.
+    w("etc/kubernetes/manifests/.plinth-owned", "{\"files\":{}}");
+    w("var/lib/kubelet/.plinth-owned", "{\"files\":{}}");
     // Files plinth did not create, next to the ones it did.
     w("etc/kubernetes/notes.txt", "mine");
     w(

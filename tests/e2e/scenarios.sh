@@ -6,6 +6,8 @@ cd "$(dirname "$0")/../.."
 mount --make-rprivate /
 for d in /etc/kubernetes /var/lib/etcd /var/lib/kubelet /var/log/pods; do mount -t tmpfs -o mode=0755 tmpfs "$d"; done
 ip link set lo up
+# A new network namespace starts with forwarding off; preflight requires it (per namespace).
+echo 1 > /proc/sys/net/ipv4/ip_forward
 ip addr add 10.77.0.10/32 dev lo
 export PATH="$BIN:$PATH"   # kubectl/etcdctl for the checks; the stand-in never uses PATH
 CFG=tests/e2e/config.yaml
@@ -120,6 +122,10 @@ check "wait-control-plane diagnoses the unknown CA" bash -c \
 echo "== scenario 4: plinth reset gives the host back, twice; init works again"
 echo mine > $K/notes.txt
 check "reset --force succeeds" bash -c "'$PLINTH' reset --force --config $CFG > $W/reset.log 2>&1 || { cat $W/reset.log; exit 1; }"
+check "remove-etcd-member found this node's member and kept it (the only one)" \
+  grep -q 'The etcd member "e2e-cp" is the only member of its cluster: not removing it' $W/reset.log
+check "cleanup-node reports the missing CRI socket instead of failing" \
+  grep -q 'No container runtime socket at /var/lib/kubelet/no-cri.sock' $W/reset.log
 check "manifest, PKI, kubelet and etcd directories are kept and empty" bash -c \
   "for d in $K/manifests $K/pki /var/lib/kubelet /var/lib/etcd; do [ -d \$d ] && [ -z \"\$(ls -A \$d)\" ] || { ls -la \$d; exit 1; }; done"
 check "kubeconfig files are gone" bash -c "! ls $K/*.conf 2>/dev/null | grep -q ."
@@ -153,4 +159,32 @@ check "bad flag via a patch: the diagnosis shows the component's own error" bash
   "cat $W/flag.log; grep -q 'kube-controller-manager is not healthy' $W/flag.log && grep -q 'unknown flag: --no-such-flag' $W/flag.log"
 check "after the broken cases, reset and a full init succeed again" bash -c \
   "'$PLINTH' reset --force --config $CFG >/dev/null 2>&1 && '$PLINTH' init --config $CFG > $W/init3.log 2>&1 || { cat $W/init3.log; exit 1; }"
+
+echo "== scenario 6: preflight recognises plinth's control plane; a foreign listener stops init before any write"
+restarts() { python3 -c '
+import json,sys
+s=json.load(open(sys.argv[1])); pods=s.get("pods", s)
+print(sorted((k, v.get("restarts", 0)) for k, v in pods.items()))' "$W/standin.json"; }
+before=$(snapshot); restarts_before=$(restarts)
+check "plinth init re-run on the healthy host passes preflight" bash -c \
+  "'$PLINTH' init --config $CFG > $W/init3.log 2>&1 || { cat $W/init3.log; exit 1; }"
+check "preflight says the ports, manifests and etcd data are plinth's own" bash -c \
+  "grep -q \"Port 6443 is held by this host's plinth control plane (kube-apiserver)\" $W/init3.log &&
+   grep -q \"Port 2379 is held by this host's plinth control plane (etcd)\" $W/init3.log &&
+   grep -q \"kube-scheduler.yaml is this host's plinth manifest\" $W/init3.log &&
+   grep -q \"/var/lib/etcd holds the data of this host's plinth etcd\" $W/init3.log || { cat $W/init3.log; exit 1; }"
+check "the re-run rewrote no file (content, mtime, mode)" test "$before" = "$(snapshot)"
+check "and restarted no component" test "$restarts_before" = "$(restarts)"
+check "reset before the foreign-listener check" bash -c \
+  "'$PLINTH' reset --force --config $CFG > $W/reset3.log 2>&1 || { cat $W/reset3.log; exit 1; }"
+python3 -m http.server --bind 127.0.0.1 10259 >/dev/null 2>&1 &
+HTTP_PID=$!
+check "a foreign listener holds 127.0.0.1:10259" wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/10259"
+before=$(snapshot)
+check "plinth init fails preflight with exit 1 naming Port-10259" bash -c \
+  "'$PLINTH' init --config $CFG > $W/init4.log 2>&1; rc=\$?; cat $W/init4.log; [ \$rc = 1 ] && grep -q '\[ERROR Port-10259\]: Port 10259 is in use' $W/init4.log"
+check "and wrote nothing" test "$before" = "$(snapshot)"
+check "no manifest, certificate, kubelet file or kubeconfig exists" bash -c \
+  "! find $K/manifests $K/pki /var/lib/kubelet -mindepth 1 | grep . && ! ls $K/*.conf 2>/dev/null | grep ."
+kill $HTTP_PID 2>/dev/null; wait $HTTP_PID 2>/dev/null
 finish

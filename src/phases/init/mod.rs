@@ -7,6 +7,7 @@ mod etcd;
 mod kubeconfig;
 mod kubelet;
 mod postapi;
+mod preflight;
 mod waitcp;
 
 pub use postapi::{
@@ -61,6 +62,7 @@ pub fn workflow() -> Workflow<InitContext> {
     Workflow {
         name: "init",
         nodes: vec![
+            preflight::node(),
             certs::node(),
             kubeconfig::node(),
             etcd::node(),

@@ -48,6 +48,8 @@ pub struct ResetContext {
     pub stop_timeout: Duration,
     /// Output.
     pub report: Reporter,
+    /// The container runtime endpoint whose Kubernetes Pods are removed.
+    pub cri_socket: String,
     /// Set by preflight once the user agreed (or `--force`); true from the start when preflight
     /// is skipped, as in kubeadm.
     pub confirmed: bool,
@@ -60,6 +62,7 @@ pub fn workflow() -> Workflow<ResetContext> {
         name: "reset",
         nodes: vec![
             Node::Leaf(Box::new(Preflight)),
+            Node::Leaf(Box::new(RemoveEtcdMember)),
             Node::Leaf(Box::new(CleanupNode)),
         ],
     }
@@ -107,6 +110,104 @@ impl Phase<ResetContext> for Preflight {
             }
             _ => Err(NeedsConfirmation("reset aborted by the user".into()).into()),
         }
+    }
+}
+
+struct RemoveEtcdMember;
+
+impl Phase<ResetContext> for RemoveEtcdMember {
+    fn name(&self) -> &'static str {
+        "remove-etcd-member"
+    }
+    fn summary(&self) -> &'static str {
+        "Remove this node's local etcd member from the etcd cluster"
+    }
+    fn decide(&self, ctx: &ResetContext) -> anyhow::Result<Decision> {
+        if !ctx.confirmed {
+            return Ok(Decision::Skip("reset was not confirmed".into()));
+        }
+        if ctx.paths.is_rooted() {
+            return Ok(Decision::Skip(
+                "re-rooted host tree: not talking to this machine's etcd".into(),
+            ));
+        }
+        if !ctx.paths.manifests_dir_disk().join("etcd.yaml").exists() {
+            return Ok(Decision::Skip(
+                "no local etcd manifest (external etcd, or already removed)".into(),
+            ));
+        }
+        Ok(Decision::Run)
+    }
+    /// kubeadm: `app/phases/etcd/local.go` RemoveStackedEtcdMemberFromCluster. Removal is
+    /// skipped when this is the only member (removing it would destroy the cluster's quorum
+    /// for nothing); an unreachable etcd is a warning, as in kubeadm.
+    fn run(&self, ctx: &mut ResetContext) -> anyhow::Result<()> {
+        use crate::cluster::etcd::{EtcdClient, peer_url_from_manifest};
+        let r = &ctx.report;
+        let manifest = ctx.paths.manifests_dir_disk().join("etcd.yaml");
+        let text = std::fs::read_to_string(&manifest)
+            .with_context(|| format!("reading {}", manifest.display()))?;
+        let Some(peer) = peer_url_from_manifest(&text) else {
+            r.warn(
+                "reset",
+                "the etcd manifest names no --initial-advertise-peer-urls; not removing a member",
+            );
+            return Ok(());
+        };
+        let pki = ctx.paths.cert_dir_disk().join("etcd");
+        let members = EtcdClient::new(
+            "https://127.0.0.1:2379",
+            &pki.join("ca.crt"),
+            &pki.join("healthcheck-client.crt"),
+            &pki.join("healthcheck-client.key"),
+        )
+        .and_then(|c| Ok((c.members()?, c)));
+        let (members, client) = match members {
+            Ok(m) => m,
+            Err(e) => {
+                r.warn(
+                    "reset",
+                    format!(
+                        "failed to list etcd members ({e:#}); if this node's etcd member still exists, remove it with `etcdctl member remove`"
+                    ),
+                );
+                return Ok(());
+            }
+        };
+        let Some(me) = members.iter().find(|m| m.peer_urls.contains(&peer)) else {
+            r.say(
+                "reset",
+                format!("No etcd member with peer URL {peer}: already removed"),
+            );
+            return Ok(());
+        };
+        if members.len() == 1 {
+            r.say(
+                "reset",
+                format!(
+                    "The etcd member {:?} is the only member of its cluster: not removing it",
+                    me.name
+                ),
+            );
+            return Ok(());
+        }
+        if ctx.dry_run {
+            r.say(
+                "reset",
+                format!("Would remove etcd member {:?} ({peer})", me.name),
+            );
+            return Ok(());
+        }
+        client.remove(&me.id)?;
+        r.say(
+            "reset",
+            format!(
+                "Removed etcd member {:?} ({peer}); {} members remain",
+                me.name,
+                members.len() - 1
+            ),
+        );
+        Ok(())
     }
 }
 
@@ -189,6 +290,13 @@ impl Phase<ResetContext> for CleanupNode {
                 "reset",
                 format!("Would delete files: [{}]", existing.join(" ")),
             );
+            r.say(
+                "reset",
+                format!(
+                    "Would stop and remove the Kubernetes Pods of the runtime at {}",
+                    ctx.cri_socket
+                ),
+            );
             print_left_behind(r);
             return Ok(());
         }
@@ -228,6 +336,34 @@ impl Phase<ResetContext> for CleanupNode {
                     "reset",
                     "failed to stop the kubelet service; stop it with `systemctl stop kubelet`",
                 );
+            }
+        }
+        if !p.is_rooted() {
+            use crate::host::cri::{CriCleanup, remove_all_pods};
+            match remove_all_pods(&ctx.cri_socket) {
+                Ok(CriCleanup::NoSocket(s)) => r.say(
+                    "reset",
+                    format!("No container runtime socket at {s}: no containers to remove"),
+                ),
+                Ok(CriCleanup::NoCrictl) => r.warn(
+                    "reset",
+                    format!(
+                        "crictl is not installed: remove the Kubernetes containers of {} with your runtime's tools",
+                        ctx.cri_socket
+                    ),
+                ),
+                Ok(CriCleanup::Removed(ids)) => r.say(
+                    "reset",
+                    format!(
+                        "Stopped and removed {} Pod sandboxes through {}",
+                        ids.len(),
+                        ctx.cri_socket
+                    ),
+                ),
+                Err(e) => r.warn(
+                    "reset",
+                    format!("failed to remove containers through {}: {e:#}", ctx.cri_socket),
+                ),
             }
         }
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();

@@ -1,0 +1,159 @@
+//! Just enough of etcd's v3 API (through its JSON gateway, over mTLS with a client certificate
+//! signed by the etcd CA) for reset's `remove-etcd-member`: list members, remove one.
+//! kubeadm: `app/util/etcd/etcd.go` (`ListMembers`, `RemoveMember`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+/// One member of the etcd cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The member ID as the gateway prints it (a decimal uint64 in a string).
+    pub id: String,
+    /// `--name`.
+    pub name: String,
+    /// Peer URLs.
+    pub peer_urls: Vec<String>,
+}
+
+/// Parses a `/v3/cluster/member/list` answer.
+#[must_use]
+pub fn parse_members(v: &Value) -> Vec<Member> {
+    v["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| Member {
+            id: match &m["ID"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            name: m["name"].as_str().unwrap_or_default().to_string(),
+            peer_urls: m["peerURLs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|u| u.as_str().map(str::to_string))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The `--initial-advertise-peer-urls` of a local etcd static Pod manifest.
+#[must_use]
+pub fn peer_url_from_manifest(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let l = l.trim().trim_start_matches("- ").trim().trim_matches('"');
+        l.strip_prefix("--initial-advertise-peer-urls=")
+            .map(|u| u.split(',').next().unwrap_or(u).to_string())
+    })
+}
+
+/// An etcd client for one endpoint.
+pub struct EtcdClient {
+    http: reqwest::Client,
+    endpoint: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl EtcdClient {
+    /// From the etcd CA and a client certificate + key (PEM files).
+    ///
+    /// # Errors
+    /// Unreadable or invalid PEM files.
+    pub fn new(endpoint: &str, ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<Self> {
+        let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+        let roots = reqwest::Certificate::from_pem_bundle(&read(ca)?)?;
+        let mut id = read(cert)?;
+        id.push(b'\n');
+        id.extend(read(key)?);
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only(roots)
+            .identity(reqwest::Identity::from_pem(&id)?)
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(EtcdClient {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            rt,
+        })
+    }
+
+    fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.endpoint);
+        let fut = async {
+            let r = self
+                .http
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await?;
+            let status = r.status();
+            let text = r.text().await?;
+            Ok::<_, reqwest::Error>((status, text))
+        };
+        let (status, text) = self
+            .rt
+            .block_on(fut)
+            .map_err(|e| anyhow::anyhow!("POST {url}: {e:#}"))?;
+        anyhow::ensure!(status.is_success(), "POST {url}: HTTP {status}: {text}");
+        serde_json::from_str::<Value>(&text)
+            .with_context(|| format!("POST {url}: not JSON: {text}"))
+    }
+
+    /// All members.
+    ///
+    /// # Errors
+    /// Transport or etcd errors.
+    pub fn members(&self) -> anyhow::Result<Vec<Member>> {
+        Ok(parse_members(
+            &self.post("/v3/cluster/member/list", &json!({}))?,
+        ))
+    }
+
+    /// Removes a member by ID.
+    ///
+    /// # Errors
+    /// Transport or etcd errors.
+    pub fn remove(&self, id: &str) -> anyhow::Result<()> {
+        self.post("/v3/cluster/member/remove", &json!({ "ID": id }))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_parse_from_the_gateway_shape() {
+        let v = json!({"header": {}, "members": [
+            {"ID": "10276657743932975437", "name": "cp-1", "peerURLs": ["https://10.0.0.5:2380"], "clientURLs": ["https://10.0.0.5:2379"]},
+            {"ID": "42", "name": "cp-2", "peerURLs": ["https://10.0.0.6:2380"]},
+        ]});
+        let m = parse_members(&v);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].id, "10276657743932975437");
+        assert_eq!(m[1].peer_urls, vec!["https://10.0.0.6:2380".to_string()]);
+        assert!(parse_members(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn the_peer_url_comes_from_the_manifest() {
+        let yaml = "spec:\n  containers:\n  - command:\n    - etcd\n    - \"--initial-advertise-peer-urls=https://10.0.0.5:2380\"\n    - --name=cp-1\n";
+        assert_eq!(
+            peer_url_from_manifest(yaml).as_deref(),
+            Some("https://10.0.0.5:2380")
+        );
+        assert_eq!(peer_url_from_manifest("spec: {}\n"), None);
+    }
+}

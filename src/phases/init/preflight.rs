@@ -1,0 +1,67 @@
+//! `init phase preflight`: kubeadm's pre-flight checks before anything is written, with
+//! `--ignore-preflight-errors` / `nodeRegistration.ignorePreflightErrors`. plinth's own manifests,
+//! its control plane's ports and its etcd's data pass, so a re-run converges.
+//! kubeadm: `app/cmd/phases/init/preflight.go`.
+
+use super::InitContext;
+use crate::phases::runner::{Node, Phase};
+use crate::preflight::{KUBEADM_ONLY_CHECKS, RealHost, evaluate, init_checks};
+
+const PHASE: &str = "preflight";
+
+struct Preflight;
+
+impl Phase<InitContext> for Preflight {
+    fn name(&self) -> &'static str {
+        PHASE
+    }
+
+    fn summary(&self) -> &'static str {
+        "Run pre-flight checks"
+    }
+
+    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
+        let r = &ctx.report;
+        r.say(PHASE, "Running pre-flight checks");
+        if ctx.dry_run {
+            r.say(
+                PHASE,
+                format!(
+                    "Dry run: problems of the host itself only warn; files are checked under {}",
+                    ctx.paths.root.display()
+                ),
+            );
+        }
+        let results = init_checks(&ctx.cfg, &ctx.paths, &RealHost);
+        let ignore = &ctx.cfg.ignore_preflight_errors;
+        let findings = evaluate(results, ignore, ctx.dry_run);
+        for (_, msg) in &findings.own {
+            r.say(PHASE, msg);
+        }
+        for (name, msg) in &findings.warnings {
+            r.warn_line(
+                format!("\t[WARNING {name}]: {msg}"),
+                format!("[{name}] {msg}"),
+            );
+        }
+        for name in &findings.unmatched_ignores {
+            let kubeadm_only = KUBEADM_ONLY_CHECKS
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(name));
+            r.warn(
+                PHASE,
+                if kubeadm_only {
+                    format!("ignoring {name:?} has no effect: plinth does not run that kubeadm check")
+                } else {
+                    format!("ignoring {name:?} has no effect: no pre-flight check of this run has that name")
+                },
+            );
+        }
+        findings.result()?;
+        Ok(())
+    }
+}
+
+pub(super) fn node() -> Node<InitContext> {
+    Node::Leaf(Box::new(Preflight))
+}
