@@ -71,19 +71,24 @@ pub fn facts(tree: &Tree) -> Result<Facts> {
         } else if let Some(name) = logical.strip_prefix("kubeconfig/") {
             let v = kubeconfig_facts(&text()?, &cas).with_context(f)?;
             out.insert(format!("kubeconfig:{name}"), v);
-        } else if let Some(name) = logical.strip_prefix("manifests/") {
-            let stem = name.strip_suffix(".yaml").unwrap_or(name);
+        } else if let Some(stem) = logical
+            .strip_prefix("manifests/")
+            .and_then(|n| n.strip_suffix(".yaml"))
+        {
             let v = manifest_facts(&text()?, stem).with_context(f)?;
             out.insert(format!("manifest:{stem}"), v);
         } else if let Some(name) = logical.strip_prefix("kubelet/") {
-            let v = if name.ends_with(".env") {
-                env_file_facts(&text()?)
-            } else {
-                let mut v: Value = serde_saphyr::from_str(&text()?).with_context(f)?;
-                if name == "config.yaml" {
-                    prune_zero(&mut v, false);
+            // Other files (plinth's hidden `.plinth-owned` ledger) only have file facts.
+            let v = match name {
+                "kubeadm-flags.env" => env_file_facts(&text()?),
+                "config.yaml" | "instance-config.yaml" => {
+                    let mut v: Value = serde_saphyr::from_str(&text()?).with_context(f)?;
+                    if name == "config.yaml" {
+                        prune_zero(&mut v, false);
+                    }
+                    v
                 }
-                v
+                _ => continue,
             };
             out.insert(format!("kubelet:{name}"), v);
         }
