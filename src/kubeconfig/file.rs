@@ -53,8 +53,9 @@ pub struct Kubeconfig {
     /// `Config`.
     #[serde(default)]
     pub kind: String,
-    /// Always empty (client-go writes `preferences: {}`).
-    #[serde(default)]
+    /// Always empty, and then not written (client-go as of kubeadm 1.37 omits it; older
+    /// versions wrote `preferences: {}`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub preferences: serde_json::Map<String, serde_json::Value>,
     /// Named users.
     #[serde(default)]

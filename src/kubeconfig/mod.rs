@@ -327,7 +327,6 @@ mod tests {
                 "contexts:",
                 "current-context: u@kubernetes",
                 "kind: Config",
-                "preferences: {}",
                 "users:"
             ]
         );

@@ -53,8 +53,9 @@ pub(crate) fn last_value<'a>(args: &'a [Arg], name: &str) -> Option<&'a str> {
 ///
 /// Every override removes *all* defaults of the same name; repeated overrides are all kept.
 /// Since PR#135400 (1.36, backported to 1.32–1.35 patch releases) only the defaults are sorted
-/// (by name, then value); the overrides keep the order the user gave. They come first, as the
-/// function's contract in kubeadm says ("override arguments will precede base arguments").
+/// (by name, then value); the overrides keep the order the user gave and follow the remaining
+/// defaults (kubeadm 1.37 as observed by the parity test; the old doc comment there said the
+/// opposite).
 // kubeadm: app/util/arguments.go ArgumentsToCommand
 #[must_use]
 pub fn arguments_to_command(base: &[Arg], overrides: &[Arg]) -> Vec<String> {
@@ -64,9 +65,8 @@ pub fn arguments_to_command(base: &[Arg], overrides: &[Arg]) -> Vec<String> {
         .filter(|a| !overridden.contains(a.name.as_str()))
         .collect();
     kept.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
-    overrides
-        .iter()
-        .chain(kept)
+    kept.into_iter()
+        .chain(overrides)
         .map(|a| format!("--{}={}", a.name, a.value))
         .collect()
 }
@@ -368,7 +368,7 @@ mod tests {
         let over = vec![a("z", "9"), a("c", "x"), a("c", "a")];
         assert_eq!(
             arguments_to_command(&base, &over),
-            vec!["--z=9", "--c=x", "--c=a", "--a=2", "--b=1"]
+            vec!["--a=2", "--b=1", "--z=9", "--c=x", "--c=a"]
         );
         // Defaults alone are sorted by name, then value.
         assert_eq!(

@@ -17,8 +17,11 @@ const SCHEDULER_PORT: u16 = 10259;
 /// The startup probe's period; its failure threshold covers the health-check timeout.
 const STARTUP_PERIOD_SECONDS: u32 = 10;
 
-/// etcd image tags by Kubernetes minor (kubeadm `constants.SupportedEtcdVersion`).
-// kubeadm: app/constants/constants.go SupportedEtcdVersion
+/// etcd image tags by Kubernetes minor: the default etcd of the kubeadm release of that minor,
+/// so a v1.35 control plane gets the etcd kubeadm 1.35 deploys. kubeadm 1.37.2's own table
+/// (`constants.SupportedEtcdVersion`) maps 34, 35 and 36 to 3.7.0-0 and 37 falls back to that;
+/// the parity test lists the difference (docs/compatibility.md).
+// kubeadm: app/constants/constants.go SupportedEtcdVersion, DefaultEtcdVersion per release
 const ETCD_VERSIONS: [(u32, &str); 3] = [(35, "3.6.6-0"), (36, "3.6.8-0"), (37, "3.7.0-0")];
 
 /// The values one static Pod template renders. The same shape serves all four templates;
@@ -290,11 +293,26 @@ fn env(cfg: &ResolvedConfig, facts: &HostFacts, c: Component) -> Vec<EnvView> {
             EnvView {
                 name: e.name.clone(),
                 value: e.value.clone().filter(|v| !v.is_empty()),
-                value_from: e.value_from.clone(),
+                value_from: e.value_from.as_ref().map(default_value_from),
             },
         );
     }
     m.into_values().collect()
+}
+
+/// kubeadm decodes `extraEnvs` with the core/v1 defaulters, which set a missing
+/// `fieldRef.apiVersion` to `v1` (the kubelet would default it the same way when it reads the
+/// manifest); the parity test sees it in kubeadm 1.37's manifests.
+// kubeadm: k8s.io/api core/v1 defaults, SetDefaults_ObjectFieldSelector
+fn default_value_from(v: &serde_json::Value) -> serde_json::Value {
+    let mut v = v.clone();
+    if let Some(f) = v
+        .get_mut("fieldRef")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        f.entry("apiVersion").or_insert_with(|| "v1".into());
+    }
+    v
 }
 
 /// Builds the view model of component `c` and returns it with kubeadm's warnings.
@@ -388,6 +406,18 @@ pub fn view(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_ref_api_version_defaults_to_v1() {
+        let given = serde_json::json!({"fieldRef": {"fieldPath": "status.podIP"}});
+        let want =
+            serde_json::json!({"fieldRef": {"fieldPath": "status.podIP", "apiVersion": "v1"}});
+        assert_eq!(default_value_from(&given), want);
+        let v2 = serde_json::json!({"fieldRef": {"fieldPath": "x", "apiVersion": "v2"}});
+        assert_eq!(default_value_from(&v2), v2);
+        let secret = serde_json::json!({"secretKeyRef": {"name": "s", "key": "k"}});
+        assert_eq!(default_value_from(&secret), secret);
+    }
 
     #[test]
     fn etcd_tags_by_minor() {

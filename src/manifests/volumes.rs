@@ -9,12 +9,10 @@ use crate::config::v1beta4::HostPathMount;
 use crate::config::{EtcdMode, ExternalEtcdConfig, ResolvedConfig};
 use crate::host::Paths;
 
-use super::{Component, HostFacts, args};
+use super::{Component, HostFacts};
 
 /// `/etc/ssl/certs`, mounted into the apiserver and the controller-manager.
 const CA_CERTS_PATH: &str = "/etc/ssl/certs";
-/// The default flexvolume plugin directory of the controller-manager.
-const FLEXVOLUME_DIR: &str = "/usr/libexec/kubernetes/kubelet-plugins/volume/exec";
 
 /// Directories `/etc/ssl/certs` may link into; each is mounted only when it exists on the host.
 // kubeadm: app/phases/controlplane/volumes.go caCertsExtraVolumePaths
@@ -113,12 +111,7 @@ pub fn volumes(
                 true,
                 FILE,
             ));
-            let flex = args::last_value(
-                args::extra_args(cfg, Component::KubeControllerManager),
-                "flex-volume-plugin-dir",
-            )
-            .unwrap_or(FLEXVOLUME_DIR);
-            add(vol("flexvolume-dir", flex, false, DIR));
+            // No flexvolume-dir any more: kubeadm 1.37 mounts none (parity test).
             ca_trust().for_each(&mut add);
         }
         Component::KubeScheduler => {

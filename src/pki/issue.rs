@@ -69,10 +69,18 @@ fn add(start: OffsetDateTime, d: Duration) -> OffsetDateTime {
         .map_or_else(max_time, |t| t.min(max_time()))
 }
 
-/// `now - BACKDATE`, truncated to whole seconds (what X.509 stores).
-fn not_before(now: OffsetDateTime) -> OffsetDateTime {
-    let t = now - BACKDATE;
-    t.replace_nanosecond(0).unwrap_or(t)
+/// `now`, truncated to whole seconds (what X.509 stores).
+fn whole_seconds(now: OffsetDateTime) -> OffsetDateTime {
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+/// kubeadm's validity window: NotBefore = now − 5 min, NotAfter = now + `validity`, so a
+/// certificate is valid for `validity` plus the backdate (`certificateValidityPeriod` 8760h
+/// gives 8760h5m, as the parity test observes on kubeadm 1.37).
+// kubeadm: app/phases/certs/certlist.go KubeadmCert.GetConfig (creationTime ± periods)
+fn window(now: OffsetDateTime, validity: Duration) -> (OffsetDateTime, OffsetDateTime) {
+    let now = whole_seconds(now);
+    (now - BACKDATE, add(now, validity))
 }
 
 fn dn(cfg: &CertConfig) -> DistinguishedName {
@@ -98,7 +106,7 @@ fn sans(cfg: &CertConfig, name: &str) -> Result<Vec<SanType>> {
 }
 
 /// Issues a self-signed CA certificate for `key`: NotBefore = now − 5 min, NotAfter =
-/// NotBefore + `cfg.validity`; KU digitalSignature, keyEncipherment, keyCertSign (critical);
+/// now + `cfg.validity`; KU digitalSignature, keyEncipherment, keyCertSign (critical);
 /// basicConstraints CA:TRUE (critical); SKI; random serial; `cfg.alt_names` as SANs (kubeadm
 /// gives a CA one DNS SAN equal to its CN).
 ///
@@ -107,8 +115,7 @@ fn sans(cfg: &CertConfig, name: &str) -> Result<Vec<SanType>> {
 pub fn generate_ca_cert(cfg: &CertConfig, key: &PrivateKey, now: OffsetDateTime) -> Result<Cert> {
     let name = cfg.common_name.as_str();
     let mut p = CertificateParams::default();
-    p.not_before = not_before(now);
-    p.not_after = add(p.not_before, cfg.validity);
+    (p.not_before, p.not_after) = window(now, cfg.validity);
     p.serial_number = Some(random_serial());
     p.distinguished_name = dn(cfg);
     p.subject_alt_names = sans(cfg, name)?;
@@ -130,7 +137,7 @@ pub fn generate_ca_cert(cfg: &CertConfig, key: &PrivateKey, now: OffsetDateTime)
 /// Issues a leaf certificate for `key`, signed by `ca_cert`/`ca_key`.
 ///
 /// NotBefore = now − 5 min (kubeadm ≥ 1.31 backdates leaves the same way; older kubeadm used
-/// the CA's NotBefore), NotAfter = NotBefore + `cfg.validity`, but never after the CA's
+/// the CA's NotBefore), NotAfter = now + `cfg.validity`, but never after the CA's
 /// NotAfter (a leaf cannot outlive the CA that vouches for it). KU digitalSignature and
 /// keyEncipherment (critical), EKU per `cfg.usages`, basicConstraints CA:FALSE, SKI, AKI,
 /// random serial.
@@ -150,8 +157,9 @@ pub fn generate_signed_cert(
         source,
     };
     let mut p = CertificateParams::default();
-    p.not_before = not_before(now);
-    p.not_after = add(p.not_before, cfg.validity).min(ca_cert.not_after);
+    let (not_before, not_after) = window(now, cfg.validity);
+    p.not_before = not_before;
+    p.not_after = not_after.min(ca_cert.not_after);
     p.serial_number = Some(random_serial());
     p.distinguished_name = dn(cfg);
     p.subject_alt_names = sans(cfg, name)?;
@@ -220,7 +228,7 @@ mod tests {
         assert!(ca.is_ca);
         assert!(ca.matches_key(&key));
         assert_eq!(ca.not_before, now() - TimeDuration::minutes(5));
-        assert_eq!(ca.not_after - ca.not_before, TimeDuration::days(10 * 365));
+        assert_eq!(ca.not_after, now() + TimeDuration::days(10 * 365));
         assert_eq!(ca.alt_names.dns, ["kubernetes"]);
         assert!(ca.is_signed_by(&ca));
         let (_, x) = X509Certificate::from_der(&ca.der).unwrap();
@@ -252,7 +260,7 @@ mod tests {
         assert_eq!(leaf.issuer_common_name, "kubernetes");
         assert_eq!(leaf.alt_names, leaf_cfg(1).alt_names);
         assert_eq!(leaf.not_before, now() - TimeDuration::minutes(5));
-        assert_eq!(leaf.not_after - leaf.not_before, TimeDuration::days(365));
+        assert_eq!(leaf.not_after, now() + TimeDuration::days(365));
 
         let (_, x) = X509Certificate::from_der(&leaf.der).unwrap();
         let aki = x

@@ -93,8 +93,11 @@ pub static CERTS: [CertSpec; 10] = [
         base: "apiserver-kubelet-client",
         ca: Some("ca"),
         cn: CommonName::Fixed("kube-apiserver-kubelet-client"),
-        // kubeadm >= 1.29 (PR#121837); was system:masters.
-        org: Some("kubeadm:cluster-admins"),
+        // No O in kubeadm 1.37 (parity test): access to the kubelet API comes from the
+        // ClusterRoleBinding kubeadm:apiserver-kubelet-client (User kube-apiserver-kubelet-client
+        // → system:kubelet-api-admin) that the bootstrap-token phase creates.
+        // kubeadm: app/phases/certs/certlist.go KubeadmCertKubeletClient
+        org: None,
         usages: CLIENT,
         sans: SanKind::None,
         etcd: false,
@@ -160,7 +163,9 @@ pub static CERTS: [CertSpec; 10] = [
         base: "etcd/healthcheck-client",
         ca: Some("etcd-ca"),
         cn: CommonName::Fixed("kube-etcd-healthcheck-client"),
-        org: Some("system:masters"),
+        // No O in kubeadm 1.37 (parity test); etcd ignores it anyway.
+        // kubeadm: app/phases/certs/certlist.go KubeadmCertEtcdHealthcheck
+        org: None,
         usages: CLIENT,
         sans: SanKind::None,
         etcd: true,
@@ -285,11 +290,8 @@ mod tests {
         assert_eq!(get("ca").cn, CommonName::Fixed("kubernetes"));
         assert_eq!(get("apiserver").cn, CommonName::Fixed("kube-apiserver"));
         assert_eq!(get("apiserver").usages, [ExtUsage::Server]);
-        assert_eq!(
-            get("apiserver-kubelet-client").org,
-            Some("kubeadm:cluster-admins")
-        );
-        assert_eq!(get("etcd-healthcheck-client").org, Some("system:masters"));
+        assert_eq!(get("apiserver-kubelet-client").org, None);
+        assert_eq!(get("etcd-healthcheck-client").org, None);
         assert_eq!(get("apiserver-etcd-client").org, None);
         assert_eq!(get("apiserver-etcd-client").ca, Some("etcd-ca"));
         assert_eq!(get("front-proxy-client").ca, Some("front-proxy-ca"));

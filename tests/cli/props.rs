@@ -174,7 +174,7 @@ proptest! {
         let quoted = line.strip_prefix("KUBELET_KUBEADM_ARGS=").unwrap();
         prop_assert_eq!(
             go_unquote(quoted),
-            format!("--node-labels={value} --hostname-override={node}")
+            format!("--hostname-override={node} --node-labels={value}")
         );
     }
 }
