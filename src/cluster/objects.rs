@@ -74,8 +74,13 @@ pub fn configmap_hash(data: &serde_json::Map<String, Value>) -> String {
     format!("sha256:{:x}", h.finalize())
 }
 
-fn signed_configmap(name: &str, data: Value) -> Value {
+/// A component-config ConfigMap; `signed` (kubeadm signs only configs it generated, not
+/// user-supplied documents, so `upgrade` knows which ones it may regenerate).
+fn component_configmap(name: &str, data: Value, signed: bool) -> Value {
     let mut cm = configmap(name, "kube-system", data);
+    if !signed {
+        return cm;
+    }
     let hash = cm["data"]
         .as_object()
         .map(configmap_hash)
@@ -108,6 +113,31 @@ pub fn cluster_configuration_yaml(
     proxy_disabled: bool,
 ) -> anyhow::Result<String> {
     let mut cc = cfg.cluster.clone();
+    // kubeadm uploads the config it defaulted: the endpoint with its port, httpEndpoints,
+    // and extraEnvs with the core/v1 defaults (all three found by the parity test).
+    if let (Some(_), Some(ep)) = (&cc.control_plane_endpoint, &cfg.control_plane_endpoint) {
+        cc.control_plane_endpoint = Some(crate::config::join_host_port(&ep.host, ep.port));
+    }
+    if let Some(ext) = cc.etcd.external.as_mut()
+        && ext.http_endpoints.as_ref().is_none_or(Vec::is_empty)
+    {
+        ext.http_endpoints = Some(ext.endpoints.clone());
+    }
+    let envs = [
+        &mut cc.api_server.extra_envs,
+        &mut cc.controller_manager.extra_envs,
+        &mut cc.scheduler.extra_envs,
+    ];
+    for list in envs
+        .into_iter()
+        .chain(cc.etcd.local.as_mut().map(|l| &mut l.extra_envs))
+    {
+        for e in list.iter_mut().flatten() {
+            if let Some(v) = &e.value_from {
+                e.value_from = Some(crate::manifests::context::default_value_from(v));
+            }
+        }
+    }
     if dns_disabled {
         cc.dns.disabled = Some(true);
     }
@@ -150,13 +180,18 @@ pub fn upload_kubeadm_config(cluster_configuration: &str) -> Vec<Value> {
     ]
 }
 
-/// upload-config/kubelet: the cluster-wide KubeletConfiguration and its RBAC.
+/// upload-config/kubelet: the cluster-wide KubeletConfiguration and its RBAC; `user_supplied`
+/// = the config file had a KubeletConfiguration document (then it carries no hash).
 // kubeadm: app/phases/kubelet/config.go CreateConfigMap
 #[must_use]
-pub fn upload_kubelet_config(kubelet_yaml: &str) -> Vec<Value> {
+pub fn upload_kubelet_config(kubelet_yaml: &str, user_supplied: bool) -> Vec<Value> {
     const NAME: &str = "kubeadm:kubelet-config";
     vec![
-        signed_configmap("kubelet-config", json!({"kubelet": kubelet_yaml})),
+        component_configmap(
+            "kubelet-config",
+            json!({"kubelet": kubelet_yaml}),
+            !user_supplied,
+        ),
         role_get_configmap(NAME, "kube-system", "kubelet-config"),
         role_binding(
             NAME,
@@ -476,15 +511,28 @@ pub fn kube_proxy_configuration(cfg: &ResolvedConfig) -> Value {
 /// # Errors
 /// Serialisation failures (a bug).
 // kubeadm: app/phases/addons/proxy/{proxy.go,manifests.go}
-pub fn kube_proxy(cfg: &ResolvedConfig) -> anyhow::Result<Vec<Value>> {
+pub fn kube_proxy(
+    cfg: &ResolvedConfig,
+    proxy_env: &[(String, String)],
+) -> anyhow::Result<Vec<Value>> {
     let config = serde_saphyr::to_string(&kube_proxy_configuration(cfg))?;
     let kubeconfig = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: {}\n  name: default\ncontexts:\n- context:\n    cluster: default\n    namespace: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token",
         cfg.control_plane_url()
     );
-    let mut cm = signed_configmap(
+    let mut cm = component_configmap(
         "kube-proxy",
         json!({"config.conf": config.trim_end(), "kubeconfig.conf": kubeconfig}),
+        cfg.kube_proxy.is_none(),
+    );
+    // kubeadm passes its own proxy environment on to kube-proxy (GetProxyEnvVars).
+    let mut env = vec![
+        json!({"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}),
+    ];
+    env.extend(
+        proxy_env
+            .iter()
+            .map(|(k, v)| json!({"name": k, "value": v})),
     );
     cm["metadata"]["labels"] = json!({"app": "kube-proxy"});
     let image = format!(
@@ -515,7 +563,7 @@ pub fn kube_proxy(cfg: &ResolvedConfig) -> anyhow::Result<Vec<Value>> {
                             "--config=/var/lib/kube-proxy/config.conf",
                             "--hostname-override=$(NODE_NAME)",
                         ],
-                        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+                        "env": env,
                         "securityContext": {"privileged": true},
                         "volumeMounts": [
                             {"mountPath": "/var/lib/kube-proxy", "name": "kube-proxy"},
@@ -605,7 +653,7 @@ mod tests {
         all.extend(upload_kubeadm_config(
             &cluster_configuration_yaml(&c, false, false).unwrap(),
         ));
-        all.extend(upload_kubelet_config("kind: KubeletConfiguration\n"));
+        all.extend(upload_kubelet_config("kind: KubeletConfiguration\n", false));
         all.push(token_secret(&TokenSecret {
             token: &token,
             description: Some("d"),
@@ -616,7 +664,7 @@ mod tests {
         all.extend(bootstrap_rbac());
         all.extend(cluster_info("https://10.0.0.5:6443", b"PEM"));
         all.extend(coredns(&c));
-        all.extend(kube_proxy(&c).unwrap());
+        all.extend(kube_proxy(&c, &[("HTTPS_PROXY".into(), "http://p:3128".into())]).unwrap());
         check_all(&all);
         let names: std::collections::BTreeSet<String> =
             all.iter().map(super::super::describe).collect();
@@ -688,6 +736,22 @@ mod tests {
         assert_eq!(
             kp["clientConnection"]["kubeconfig"],
             "/var/lib/kube-proxy/kubeconfig.conf"
+        );
+        let kubelet_cm = &upload_kubelet_config("k: v\n", true)[0];
+        assert!(
+            kubelet_cm["metadata"].get("annotations").is_none(),
+            "user config: no hash"
+        );
+        let kubelet_cm = &upload_kubelet_config("k: v\n", false)[0];
+        assert!(kubelet_cm["metadata"]["annotations"][COMPONENT_CONFIG_HASH].is_string());
+        let ds = kube_proxy(&c, &[("NO_PROXY".into(), "10.0.0.0/8".into())]).unwrap();
+        let env = &ds[1]["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(env[1], json!({"name": "NO_PROXY", "value": "10.0.0.0/8"}));
+        let ep = cfg("controlPlaneEndpoint: cp.example.internal\n");
+        let up = cluster_configuration_yaml(&ep, false, false).unwrap();
+        assert!(
+            up.contains("controlPlaneEndpoint: cp.example.internal:6443"),
+            "{up}"
         );
         let text = cluster_configuration_yaml(&c, true, false).unwrap();
         assert!(text.contains("dnsDomain: corp.local"), "{text}");

@@ -304,7 +304,7 @@ fn env(cfg: &ResolvedConfig, facts: &HostFacts, c: Component) -> Vec<EnvView> {
 /// `fieldRef.apiVersion` to `v1` (the kubelet would default it the same way when it reads the
 /// manifest); the parity test sees it in kubeadm 1.37's manifests.
 // kubeadm: k8s.io/api core/v1 defaults, SetDefaults_ObjectFieldSelector
-fn default_value_from(v: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn default_value_from(v: &serde_json::Value) -> serde_json::Value {
     let mut v = v.clone();
     if let Some(f) = v
         .get_mut("fieldRef")

@@ -273,7 +273,7 @@ impl UploadKubelet {
         let yaml = serde_saphyr::to_string(&doc)?;
         ctx.apply_all(
             "upload-config/kubelet",
-            &objects::upload_kubelet_config(&yaml),
+            &objects::upload_kubelet_config(&yaml, ctx.cfg.kubelet.is_some()),
         )
     }
 }
@@ -652,7 +652,8 @@ impl KubeProxy {
         Ok(Decision::Run)
     }
     fn go(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let objs = objects::kube_proxy(&ctx.cfg)?;
+        let proxy_env = crate::manifests::proxy_env(std::env::vars());
+        let objs = objects::kube_proxy(&ctx.cfg, &proxy_env)?;
         ctx.apply_all("addon/kube-proxy", &objs)?;
         ctx.report
             .say("addons", "Applied essential addon: kube-proxy");
