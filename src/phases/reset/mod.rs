@@ -303,11 +303,19 @@ impl Phase<ResetContext> for CleanupNode {
 
         // Manifests first, so the kubelet stops the components before their files go away.
         let removed = clean_dir(&manifests)?;
+        // The kubelet ignores dot-files (plinth's ledger is one): count only what it ran.
+        let pods = removed
+            .paths
+            .iter()
+            .filter(|f| {
+                f.file_name()
+                    .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+            })
+            .count();
         r.say(
             "reset",
             format!(
-                "Deleted {} static Pod manifests from {:?}",
-                removed.paths.len(),
+                "Deleted {pods} static Pod manifests from {:?}",
                 p.manifests_dir.display().to_string()
             ),
         );
