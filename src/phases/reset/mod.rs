@@ -198,7 +198,19 @@ impl Phase<ResetContext> for RemoveEtcdMember {
             );
             return Ok(());
         }
-        client.remove(&me.id)?;
+        // etcd refuses to remove a member while the rest have not been connected for a few
+        // seconds ("unhealthy cluster"): retry for a while, as kubeadm's etcd client does.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match client.remove(&me.id) {
+                Ok(()) => break,
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!("etcd member removal not accepted yet: {e:#}");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         r.say(
             "reset",
             format!(
