@@ -149,15 +149,55 @@ impl std::fmt::Debug for ApiClient {
     }
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+use crate::health::error_chain as chain;
+
+/// What a kubeconfig with embedded data authenticates with.
+pub struct KubeconfigIdentity {
+    /// `certificate-authority-data`, decoded (PEM).
+    pub ca_pem: Vec<u8>,
+    /// Client certificate and key, decoded and concatenated (PEM).
+    pub identity_pem: Vec<u8>,
+    /// The current cluster's server URL.
+    pub server: String,
+}
+
+/// The CA, client identity and server of a kubeconfig's current context.
+///
+/// # Errors
+/// [`ApiError::Kubeconfig`] when the file lacks what is needed.
+pub fn kubeconfig_identity(path: &Path) -> Result<KubeconfigIdentity, ApiError> {
+    let bad = |reason: String| ApiError::Kubeconfig {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let k = crate::kubeconfig::read_kubeconfig(path).map_err(|e| bad(format!("{e:#}")))?;
+    let (_, cluster, user) = k
+        .current()
+        .ok_or_else(|| bad("no current context".into()))?;
+    let cluster = cluster.ok_or_else(|| bad("the current context names no cluster".into()))?;
+    let user = user.ok_or_else(|| bad("the current context names no user".into()))?;
+    let dec = |d: Option<&str>, f: &'static str| -> Result<Vec<u8>, ApiError> {
+        let d = d.ok_or_else(|| bad(format!("no {f} (only embedded data is supported)")))?;
+        crate::kubeconfig::decode_data(d, f, path).map_err(|e| bad(format!("{e:#}")))
+    };
+    let ca_pem = dec(
+        cluster.cluster.certificate_authority_data.as_deref(),
+        "certificate-authority-data",
+    )?;
+    let mut identity_pem = dec(
+        user.user.client_certificate_data.as_deref(),
+        "client-certificate-data",
+    )?;
+    identity_pem.push(b'\n');
+    identity_pem.extend(dec(
+        user.user.client_key_data.as_ref().map(|s| s.expose()),
+        "client-key-data",
+    )?);
+    Ok(KubeconfigIdentity {
+        ca_pem,
+        identity_pem,
+        server: cluster.cluster.server.clone(),
+    })
 }
 
 impl ApiClient {
@@ -171,29 +211,11 @@ impl ApiClient {
             path: path.to_path_buf(),
             reason,
         };
-        let k = crate::kubeconfig::read_kubeconfig(path).map_err(|e| bad(format!("{e:#}")))?;
-        let (_, cluster, user) = k
-            .current()
-            .ok_or_else(|| bad("no current context".into()))?;
-        let cluster = cluster.ok_or_else(|| bad("the current context names no cluster".into()))?;
-        let user = user.ok_or_else(|| bad("the current context names no user".into()))?;
-        let dec = |d: Option<&str>, f: &'static str| -> Result<Vec<u8>, ApiError> {
-            let d = d.ok_or_else(|| bad(format!("no {f} (only embedded data is supported)")))?;
-            crate::kubeconfig::decode_data(d, f, path).map_err(|e| bad(format!("{e:#}")))
-        };
-        let ca = dec(
-            cluster.cluster.certificate_authority_data.as_deref(),
-            "certificate-authority-data",
-        )?;
-        let mut id = dec(
-            user.user.client_certificate_data.as_deref(),
-            "client-certificate-data",
-        )?;
-        id.push(b'\n');
-        id.extend(dec(
-            user.user.client_key_data.as_ref().map(|s| s.expose()),
-            "client-key-data",
-        )?);
+        let KubeconfigIdentity {
+            ca_pem: ca,
+            identity_pem: id,
+            server,
+        } = kubeconfig_identity(path)?;
         let roots = reqwest::Certificate::from_pem_bundle(&ca)
             .map_err(|e| bad(format!("bad certificate-authority-data: {e}")))?;
         let identity = reqwest::Identity::from_pem(&id)
@@ -212,7 +234,7 @@ impl ApiClient {
             .map_err(|e| bad(format!("cannot start the async runtime: {e}")))?;
         Ok(ApiClient {
             http,
-            base: cluster.cluster.server.trim_end_matches('/').to_string(),
+            base: server.trim_end_matches('/').to_string(),
             rt,
             source: path.to_path_buf(),
         })

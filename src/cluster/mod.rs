@@ -7,5 +7,8 @@ pub mod etcd;
 pub mod objects;
 mod token;
 
-pub use client::{ApiClient, ApiError, Applied, FIELD_MANAGER, describe, object_path};
+pub use client::{
+    ApiClient, ApiError, Applied, FIELD_MANAGER, KubeconfigIdentity, describe, kubeconfig_identity,
+    object_path,
+};
 pub use token::{BootstrapToken, ca_cert_hash, expiration_after, rfc3339};

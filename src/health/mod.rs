@@ -8,4 +8,5 @@ mod wait;
 
 pub use diagnose::{Diagnosis, classify_error, failing_checks, last_log_lines};
 pub use endpoints::{Check, TlsMode, checks_from_manifests};
+pub(crate) use wait::chain as error_chain;
 pub use wait::{Progress, WaitError, wait_all};

@@ -49,7 +49,8 @@ fn client(tls: &TlsMode) -> Result<reqwest::Client, String> {
     b.build().map_err(|e| format!("{e:#}"))
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, `: `-joined (reqwest hides the useful part in the sources).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -20,28 +20,8 @@ struct WaitControlPlane;
 
 /// CA and client identity (cert + key PEM) from admin.conf, for the authenticated /livez poll.
 fn admin_identity(kubeconfig: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-    let k = crate::kubeconfig::read_kubeconfig(kubeconfig)?;
-    let (_, cluster, user) = k.current().context("admin.conf has no current context")?;
-    let cluster = cluster.context("admin.conf: the current context names no cluster")?;
-    let user = user.context("admin.conf: the current context names no user")?;
-    let dec = |d: Option<&str>, f: &'static str| -> anyhow::Result<Vec<u8>> {
-        let d = d.with_context(|| format!("admin.conf has no {f}"))?;
-        Ok(crate::kubeconfig::decode_data(d, f, kubeconfig)?)
-    };
-    let ca = dec(
-        cluster.cluster.certificate_authority_data.as_deref(),
-        "certificate-authority-data",
-    )?;
-    let mut id = dec(
-        user.user.client_certificate_data.as_deref(),
-        "client-certificate-data",
-    )?;
-    id.push(b'\n');
-    id.extend(dec(
-        user.user.client_key_data.as_ref().map(|s| s.expose()),
-        "client-key-data",
-    )?);
-    Ok((ca, id))
+    let id = crate::cluster::kubeconfig_identity(kubeconfig)?;
+    Ok((id.ca_pem, id.identity_pem))
 }
 
 fn hint(component: &str, d: &Diagnosis) -> &'static str {
