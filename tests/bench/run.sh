@@ -14,6 +14,15 @@ W=$(mktemp -d /tmp/plinth-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 K=/etc/kubernetes
 log() { echo "[bench] $*" >&2; }
+# Sleeps $1 seconds and prints how much of the machine's CPU time was idle meanwhile (percent):
+# the share other users of this machine left us right before a measured run.
+idle_during() {
+  local a b
+  a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+  sleep "$1"
+  b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2])}'
+}
 
 # One config for both tools: kubeadm needs the version (no network) and an explicit CRI socket
 # (nothing is detected); plinth accepts the same file.
@@ -59,7 +68,8 @@ pki_run() { # tool alg [warmup: not recorded]
   [ "$tool" = plinth ] && exe=$PLINTH || exe=$BIN/kubeadm
   rm -rf "${K:?}"/*
   sync
-  local t0 t1
+  local t0 t1 idle
+  idle=$(idle_during 0.5)
   t0=$EPOCHREALTIME
   /usr/bin/time -f '%U %S %M' -o "$W/t.certs" "$exe" init phase certs all --config "$W/config-$alg.yaml" >"$W/pki.log" 2>&1 &&
     /usr/bin/time -f '%U %S %M' -o "$W/t.kubeconfig" "$exe" init phase kubeconfig all --config "$W/config-$alg.yaml" >>"$W/pki.log" 2>&1 ||
@@ -68,7 +78,7 @@ pki_run() { # tool alg [warmup: not recorded]
   local files; files=$(find $K -type f | wc -l)
   [ "$files" = 27 ] || { log "$tool $alg wrote $files files, not 27"; return 1; }
   [ -z "${3:-}" ] || return 0
-  "${PY[@]}" record-pki --tool "$tool" --alg "$alg" --t0 "$t0" --t1 "$t1" --time "$W/t.certs" --time "$W/t.kubeconfig" >>"$RUNS"
+  "${PY[@]}" record-pki --tool "$tool" --alg "$alg" --t0 "$t0" --t1 "$t1" --idle "$idle" --time "$W/t.certs" --time "$W/t.kubeconfig" >>"$RUNS"
 }
 
 if [[ " $PARTS " == *" pki "* ]]; then
@@ -161,8 +171,9 @@ cp_run() { # mode alg
   "${PY[@]}" stamp --ready-file "$W/stamp.ready" "$W/fifo" >"$W/out.log" &
   local stamp_pid=$!
   until [ -e "$W/poll.ready" ] && [ -e "$W/stamp.ready" ]; do sleep 0.02; done
-  sleep 1 # let start-up CPU settle
-  local t0 rc=0
+  local t0 rc=0 idle
+  idle=$(idle_during 1) # lets start-up CPU settle
+
   t0=$EPOCHREALTIME
   case $mode in
     plinth) /usr/bin/time -v -o "$W/time.txt" "$PLINTH" init --config "$cfg" "${PLINTH_ARGS[@]}" >"$W/fifo" 2>"$W/err.log" || rc=$? ;;
@@ -174,7 +185,7 @@ cp_run() { # mode alg
   if [ "$rc" != 0 ]; then
     log "$mode $alg failed (exit $rc)"; sed 's/^/    /' "$W/out.log" "$W/err.log" >&2
   fi
-  "${PY[@]}" record-cp --mode "$mode" --alg "$alg" --t0 "$t0" --rc "$rc" --poll "$W/poll.json" \
+  "${PY[@]}" record-cp --mode "$mode" --alg "$alg" --t0 "$t0" --rc "$rc" --idle "$idle" --poll "$W/poll.json" \
     --stamp "$W/out.log" --time "$W/time.txt" --status "$W/standin.json" >>"$RUNS"
   stop_standin
   [ "$rc" = 0 ]
