@@ -62,7 +62,7 @@ def cmd_record_pki(a):
     print(json.dumps({
         "kind": "pki", "tool": a.tool, "alg": a.alg, "secs": float(a.t1) - float(a.t0),
         "cpu": sum(t["cpu"] for t in times), "max_rss_kib": max(t["max_rss_kib"] for t in times),
-        "load1": loadavg(), "idle_pct": float(a.idle),
+        "load1": loadavg(), "idle_pct": float(a.idle), "waited": float(a.waited),
     }))
 
 
@@ -76,7 +76,7 @@ def rfc3339(ts):
 def cmd_record_cp(a):
     t0 = float(a.t0)
     rec = {"kind": "cp", "mode": a.mode, "alg": a.alg, "rc": int(a.rc), "load1": loadavg(),
-           "idle_pct": float(a.idle)}
+           "idle_pct": float(a.idle), "waited": float(a.waited)}
     try:
         poll = json.load(open(a.poll, encoding="utf-8"))
     except (OSError, ValueError):
@@ -162,8 +162,10 @@ def cmd_report(a):
       f"({a.minutes} min). Machine: {a.machine}. Load average (1, 5, 15 min) at start "
       f"{a.load}, at end {a.load_end}; 1-min load during the runs {min(loads):.2f}–{max(loads):.2f}"
       f" (median {statistics.median(loads):.2f}; it counts the benchmark's own processes)."
-      + (f" CPU left idle by other users in the second before each run: median"
-         f" {statistics.median(idle):.0f} %, min {min(idle):.0f} % (100 % = both cores idle)."
+      + (f" CPU left idle by other users right before each run (up to {a.idle_wait} s of waiting"
+         f" for {a.idle_min} % idle): median {statistics.median(idle):.0f} %, min {min(idle):.0f} %;"
+         f" {sum(1 for x in idle if x >= float(a.idle_min or 0))} of {len(idle)} runs started at"
+         f" ≥ {a.idle_min} % (100 % = both cores idle)."
          if idle else "")
       + f" Versions: {a.versions}. Release builds. "
       "Median (min–max) of N runs; every cell is run in turn with the others, so drifting"
@@ -319,16 +321,17 @@ def main():
     st.add_argument("--ready-file", required=True)
     st.add_argument("fifo")
     r1 = sub.add_parser("record-pki")
-    for f in ("--tool", "--alg", "--t0", "--t1", "--idle"):
+    for f in ("--tool", "--alg", "--t0", "--t1", "--idle", "--waited"):
         r1.add_argument(f, required=True)
     r1.add_argument("--time", action="append", required=True)
     r2 = sub.add_parser("record-cp")
-    for f in ("--mode", "--alg", "--t0", "--rc", "--idle", "--poll", "--stamp", "--time", "--status"):
+    for f in ("--mode", "--alg", "--t0", "--rc", "--idle", "--waited", "--poll", "--stamp", "--time", "--status"):
         r2.add_argument(f, required=True)
     sub.add_parser("summary")
     rp = sub.add_parser("report")
     rp.add_argument("runs")
-    for f in ("--machine", "--load", "--load-end", "--minutes", "--versions", "--command"):
+    for f in ("--machine", "--load", "--load-end", "--minutes", "--versions", "--command",
+              "--idle-min", "--idle-wait"):
         rp.add_argument(f, default="")
     sp = sub.add_parser("splice")
     sp.add_argument("doc")

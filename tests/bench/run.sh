@@ -2,7 +2,8 @@
 # Runs inside the private mount + network + PID namespace created by scripts/bench (PID 1 there).
 # Env: PLINTH, STANDIN, POLLER (release binaries), BIN (real Kubernetes + etcd + kubeadm), N (repetitions),
 # RUNS (JSON-lines file that receives one record per measured run), PARTS (e.g. "pki cp"),
-# ALGS (e.g. "RSA-2048 ECDSA-P256"), PKI_DIR (disk directory for the PKI runs).
+# ALGS (e.g. "RSA-2048 ECDSA-P256"), PKI_DIR (disk directory for the PKI runs), IDLE_MIN and
+# IDLE_WAIT (before each run, wait up to IDLE_WAIT s for IDLE_MIN % idle CPU).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mount --make-rprivate /
@@ -22,6 +23,16 @@ idle_during() {
   sleep "$1"
   b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
   awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2])}'
+}
+# Measures idleness over $1 seconds, repeating for up to IDLE_WAIT seconds until at least IDLE_MIN
+# percent of the CPU was idle; sets IDLE (last measurement) and WAITED (seconds spent).
+wait_idle() {
+  local start=$EPOCHREALTIME
+  while :; do
+    IDLE=$(idle_during "$1")
+    WAITED=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')
+    [ "$IDLE" -lt "$IDLE_MIN" ] && awk -v w="$WAITED" -v m="$IDLE_WAIT" 'BEGIN {exit !(w < m)}' || break
+  done
 }
 
 # One config for both tools: kubeadm needs the version (no network) and an explicit CRI socket
@@ -68,8 +79,8 @@ pki_run() { # tool alg [warmup: not recorded]
   [ "$tool" = plinth ] && exe=$PLINTH || exe=$BIN/kubeadm
   rm -rf "${K:?}"/*
   sync
-  local t0 t1 idle
-  idle=$(idle_during 0.5)
+  local t0 t1
+  wait_idle 0.5
   t0=$EPOCHREALTIME
   /usr/bin/time -f '%U %S %M' -o "$W/t.certs" "$exe" init phase certs all --config "$W/config-$alg.yaml" >"$W/pki.log" 2>&1 &&
     /usr/bin/time -f '%U %S %M' -o "$W/t.kubeconfig" "$exe" init phase kubeconfig all --config "$W/config-$alg.yaml" >>"$W/pki.log" 2>&1 ||
@@ -78,7 +89,7 @@ pki_run() { # tool alg [warmup: not recorded]
   local files; files=$(find $K -type f | wc -l)
   [ "$files" = 27 ] || { log "$tool $alg wrote $files files, not 27"; return 1; }
   [ -z "${3:-}" ] || return 0
-  "${PY[@]}" record-pki --tool "$tool" --alg "$alg" --t0 "$t0" --t1 "$t1" --idle "$idle" --time "$W/t.certs" --time "$W/t.kubeconfig" >>"$RUNS"
+  "${PY[@]}" record-pki --tool "$tool" --alg "$alg" --t0 "$t0" --t1 "$t1" --idle "$IDLE" --waited "$WAITED" --time "$W/t.certs" --time "$W/t.kubeconfig" >>"$RUNS"
 }
 
 if [[ " $PARTS " == *" pki "* ]]; then
@@ -171,8 +182,8 @@ cp_run() { # mode alg
   "${PY[@]}" stamp --ready-file "$W/stamp.ready" "$W/fifo" >"$W/out.log" &
   local stamp_pid=$!
   until [ -e "$W/poll.ready" ] && [ -e "$W/stamp.ready" ]; do sleep 0.02; done
-  local t0 rc=0 idle
-  idle=$(idle_during 1) # lets start-up CPU settle
+  local t0 rc=0
+  wait_idle 1 # also lets start-up CPU settle
 
   t0=$EPOCHREALTIME
   case $mode in
@@ -185,7 +196,7 @@ cp_run() { # mode alg
   if [ "$rc" != 0 ]; then
     log "$mode $alg failed (exit $rc)"; sed 's/^/    /' "$W/out.log" "$W/err.log" >&2
   fi
-  "${PY[@]}" record-cp --mode "$mode" --alg "$alg" --t0 "$t0" --rc "$rc" --idle "$idle" --poll "$W/poll.json" \
+  "${PY[@]}" record-cp --mode "$mode" --alg "$alg" --t0 "$t0" --rc "$rc" --idle "$IDLE" --waited "$WAITED" --poll "$W/poll.json" \
     --stamp "$W/out.log" --time "$W/time.txt" --status "$W/standin.json" >>"$RUNS"
   stop_standin
   [ "$rc" = 0 ]
