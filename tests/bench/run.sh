@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs inside the private mount + network + PID namespace created by scripts/bench (PID 1 there).
-# Env: PLINTH, STANDIN, POLLER (release binaries), BIN (real Kubernetes + etcd + kubeadm), N (repetitions),
-# RUNS (JSON-lines file that receives one record per measured run), PARTS (e.g. "pki cp"),
-# ALGS (e.g. "RSA-2048 ECDSA-P256"), PKI_DIR (disk directory for the PKI runs), IDLE_MIN and
-# IDLE_WAIT (before each run, wait up to IDLE_WAIT s for IDLE_MIN % idle CPU).
+# Env: PLINTH, STANDIN, POLLER (release binaries), BIN (real Kubernetes + etcd + kubeadm),
+# N (repetitions), RUNS (JSON-lines file that receives one record per measured run), PARTS (e.g.
+# "pki cp"), ALGS (e.g. "RSA-2048 ECDSA-P256"), PKI_DIR (disk directory for the PKI runs),
+# IDLE_MIN and IDLE_WAIT (before each run, wait up to IDLE_WAIT s for IDLE_MIN % idle CPU).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mount --make-rprivate /
@@ -89,7 +89,8 @@ pki_run() { # tool alg [warmup: not recorded]
   local files; files=$(find $K -type f | wc -l)
   [ "$files" = 27 ] || { log "$tool $alg wrote $files files, not 27"; return 1; }
   [ -z "${3:-}" ] || return 0
-  "${PY[@]}" record-pki --tool "$tool" --alg "$alg" --t0 "$t0" --t1 "$t1" --idle "$IDLE" --waited "$WAITED" --time "$W/t.certs" --time "$W/t.kubeconfig" >>"$RUNS"
+  "${PY[@]}" record-pki --tool "$tool" --alg "$alg" --t0 "$t0" --t1 "$t1" --idle "$IDLE" \
+    --waited "$WAITED" --time "$W/t.certs" --time "$W/t.kubeconfig" >>"$RUNS"
 }
 
 if [[ " $PARTS " == *" pki "* ]]; then
@@ -133,7 +134,7 @@ wait_port() { # host port seconds
 port_free() { ! (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # Renders what the floor starts from, once per algorithm, with plinth: PKI, kubeconfigs,
-# kubelet files, manifests. (Its manifests equal kubeadm's: same commands, probes and volumes.)
+# kubelet files, manifests. (kubeadm's start the same commands: same flags, probes and images.)
 prerender() { # alg
   local alg=$1 d=$W/pre-$1
   wipe
@@ -184,7 +185,6 @@ cp_run() { # mode alg
   until [ -e "$W/poll.ready" ] && [ -e "$W/stamp.ready" ]; do sleep 0.02; done
   local t0 rc=0
   wait_idle 1 # also lets start-up CPU settle
-
   t0=$EPOCHREALTIME
   case $mode in
     plinth) /usr/bin/time -v -o "$W/time.txt" "$PLINTH" init --config "$cfg" "${PLINTH_ARGS[@]}" >"$W/fifo" 2>"$W/err.log" || rc=$? ;;
@@ -196,8 +196,9 @@ cp_run() { # mode alg
   if [ "$rc" != 0 ]; then
     log "$mode $alg failed (exit $rc)"; sed 's/^/    /' "$W/out.log" "$W/err.log" >&2
   fi
-  "${PY[@]}" record-cp --mode "$mode" --alg "$alg" --t0 "$t0" --rc "$rc" --idle "$IDLE" --waited "$WAITED" --poll "$W/poll.json" \
-    --stamp "$W/out.log" --time "$W/time.txt" --status "$W/standin.json" >>"$RUNS"
+  "${PY[@]}" record-cp --mode "$mode" --alg "$alg" --t0 "$t0" --rc "$rc" --idle "$IDLE" \
+    --waited "$WAITED" --poll "$W/poll.json" --stamp "$W/out.log" --time "$W/time.txt" \
+    --status "$W/standin.json" >>"$RUNS"
   stop_standin
   [ "$rc" = 0 ]
 }
