@@ -4,7 +4,8 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 
 use rcgen::{KeyPair, PublicKeyData, RsaKeySize};
 
@@ -286,18 +287,32 @@ mod der {
 
 /// Keys of one algorithm generated ahead of time, in parallel, and handed out one by one.
 ///
-/// RSA key generation dominates a PKI run (about 50 ms per RSA-2048 key); the pool spreads it
-/// across cores. [`KeyPool::take`] generates on demand when the pool is empty.
+/// RSA key generation dominates a PKI run (about 100 ms of CPU per RSA-2048 key); the pool
+/// spreads it across cores. Keys stream in: [`KeyPool::take`] returns as soon as any worker has
+/// finished one, so certificates are signed and written (and fsynced) while the other keys are
+/// still being generated. Workers go on until `n` keys are finished, whichever worker finishes
+/// them: a worker with nothing left to start begins one more key instead of idling next to the
+/// last one in progress (a prime search takes anywhere from 20 to 300 ms, so racing it shortens
+/// the tail). That costs at most `workers - 1` spare keys, which later [`take`](Self::take)s use.
+/// [`KeyPool::take`] generates on demand when nothing is left or coming.
 pub struct KeyPool {
     algorithm: KeyAlgorithm,
     keys: Vec<PrivateKey>,
+    incoming: Option<Incoming>,
+}
+
+/// Keys still to arrive from the worker threads.
+struct Incoming {
+    rx: mpsc::Receiver<Result<PrivateKey>>,
+    /// Keys the workers still owe (`n` minus those received).
+    owed: usize,
 }
 
 impl fmt::Debug for KeyPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyPool")
             .field("algorithm", &self.algorithm)
-            .field("available", &self.keys.len())
+            .field("available", &self.available())
             .finish()
     }
 }
@@ -309,64 +324,49 @@ impl KeyPool {
         KeyPool {
             algorithm,
             keys: Vec::new(),
+            incoming: None,
         }
     }
 
-    /// Generates `n` keys of `algorithm` on up to `available_parallelism` threads.
+    /// Starts generating `n` keys of `algorithm` on up to `available_parallelism` threads and
+    /// returns at once; the keys arrive through [`take`](Self::take).
     ///
     /// # Errors
-    /// [`Error::GenerateKey`] if any generation fails.
+    /// [`Error::GenerateKey`] if the worker threads cannot be started and generating the keys
+    /// here fails.
     pub fn generate(algorithm: KeyAlgorithm, n: usize) -> Result<Self> {
-        let threads = std::thread::available_parallelism()
+        let workers = std::thread::available_parallelism()
             .map(std::num::NonZero::get)
             .unwrap_or(1)
             .min(n);
-        if threads <= 1 {
-            let keys = (0..n)
-                .map(|_| generate_key(algorithm))
-                .collect::<Result<_>>()?;
-            return Ok(KeyPool { algorithm, keys });
-        }
-        // Workers pull from a shared counter, so a slow RSA prime search on one thread does
-        // not leave the other idle.
-        let remaining = Mutex::new(n);
-        let next = || {
-            let mut r = remaining
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if *r == 0 {
-                false
-            } else {
-                *r -= 1;
-                true
-            }
-        };
-        let results: Vec<Result<Vec<PrivateKey>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut mine = Vec::new();
-                        while next() {
-                            mine.push(generate_key(algorithm)?);
+        let (tx, rx) = mpsc::channel();
+        let finished = Arc::new(AtomicUsize::new(0));
+        for _ in 0..workers {
+            let (tx, finished) = (tx.clone(), Arc::clone(&finished));
+            let spawned = std::thread::Builder::new()
+                .name("plinth-keygen".into())
+                .spawn(move || {
+                    while finished.load(Ordering::Relaxed) < n {
+                        let key = generate_key(algorithm);
+                        let failed = key.is_err();
+                        if !failed {
+                            finished.fetch_add(1, Ordering::Relaxed);
                         }
-                        Ok(mine)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h.join() {
-                    Ok(r) => r,
-                    // A panic inside aws-lc-rs key generation is a bug there; surface it.
-                    Err(p) => std::panic::resume_unwind(p),
-                })
-                .collect()
-        });
-        let mut keys = Vec::with_capacity(n);
-        for r in results {
-            keys.extend(r?);
+                        // The pool was dropped (or the error is delivered): stop.
+                        if tx.send(key).is_err() || failed {
+                            break;
+                        }
+                    }
+                });
+            if spawned.is_err() {
+                break; // fewer workers; take() generates whatever does not arrive
+            }
         }
-        Ok(KeyPool { algorithm, keys })
+        Ok(KeyPool {
+            algorithm,
+            keys: Vec::new(),
+            incoming: Some(Incoming { rx, owed: n }),
+        })
     }
 
     /// The algorithm of every key in the pool.
@@ -375,21 +375,39 @@ impl KeyPool {
         self.algorithm
     }
 
-    /// Keys ready to hand out.
+    /// Keys the pool holds or is generating, i.e. how many [`take`](Self::take)s need not start
+    /// a generation of their own.
     #[must_use]
     pub fn available(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.incoming.as_ref().map_or(0, |i| i.owed)
     }
 
-    /// A fresh key: from the pool, or generated now when the pool is empty.
+    /// A fresh key: from the pool (waiting for the next one the workers finish), or generated
+    /// now when none is left or coming.
     ///
     /// # Errors
     /// [`Error::GenerateKey`].
     pub fn take(&mut self) -> Result<PrivateKey> {
-        match self.keys.pop() {
-            Some(k) => Ok(k),
-            None => generate_key(self.algorithm),
+        if let Some(k) = self.keys.pop() {
+            return Ok(k);
         }
+        if let Some(inc) = &mut self.incoming {
+            // After the owed keys, take a spare one only if it is already there.
+            let next = if inc.owed > 0 {
+                inc.rx.recv().ok()
+            } else {
+                inc.rx.try_recv().ok()
+            };
+            match next {
+                Some(key) => {
+                    inc.owed = inc.owed.saturating_sub(1);
+                    return key;
+                }
+                None if inc.owed > 0 => self.incoming = None, // every worker is gone
+                None => {}
+            }
+        }
+        generate_key(self.algorithm)
     }
 }
 
@@ -510,6 +528,8 @@ mod tests {
             seen.push(k.public_key_raw().to_vec());
         }
         assert_eq!(pool.available(), 0);
+        let mut none = KeyPool::generate(KeyAlgorithm::EcdsaP384, 0).unwrap();
+        assert_eq!(none.take().unwrap().kind(), KeyKind::EcdsaP384, "on demand");
         assert_eq!(
             KeyPool::generate(KeyAlgorithm::EcdsaP384, 0)
                 .unwrap()
