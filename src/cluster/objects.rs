@@ -27,6 +27,24 @@ fn role_get_configmap(name: &str, ns: &str, configmap: &str) -> Value {
     })
 }
 
+/// A ConfigMap plus the Role + RoleBinding that let `subjects` get exactly that ConfigMap
+/// (kubeadm's pattern for kubeadm-config, kubelet-config, cluster-info and kube-proxy).
+fn readable(cm: Value, role: &str, subjects: Vec<Value>) -> [Value; 3] {
+    let ns = cm["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let name = cm["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    [
+        cm,
+        role_get_configmap(role, &ns, &name),
+        role_binding(role, &ns, role, subjects),
+    ]
+}
+
 fn group(name: &str) -> Value {
     json!({"kind": "Group", "name": name})
 }
@@ -163,21 +181,16 @@ pub fn cluster_configuration_yaml(
 // kubeadm: app/phases/uploadconfig/uploadconfig.go
 #[must_use]
 pub fn upload_kubeadm_config(cluster_configuration: &str) -> Vec<Value> {
-    const NAME: &str = "kubeadm:nodes-kubeadm-config";
-    vec![
+    readable(
         configmap(
             "kubeadm-config",
             "kube-system",
             json!({"ClusterConfiguration": cluster_configuration}),
         ),
-        role_get_configmap(NAME, "kube-system", "kubeadm-config"),
-        role_binding(
-            NAME,
-            "kube-system",
-            NAME,
-            vec![group(NODE_BOOTSTRAP_GROUP), group("system:nodes")],
-        ),
-    ]
+        "kubeadm:nodes-kubeadm-config",
+        vec![group(NODE_BOOTSTRAP_GROUP), group("system:nodes")],
+    )
+    .into()
 }
 
 /// upload-config/kubelet: the cluster-wide KubeletConfiguration and its RBAC; `user_supplied`
@@ -185,21 +198,16 @@ pub fn upload_kubeadm_config(cluster_configuration: &str) -> Vec<Value> {
 // kubeadm: app/phases/kubelet/config.go CreateConfigMap
 #[must_use]
 pub fn upload_kubelet_config(kubelet_yaml: &str, user_supplied: bool) -> Vec<Value> {
-    const NAME: &str = "kubeadm:kubelet-config";
-    vec![
+    readable(
         component_configmap(
             "kubelet-config",
             json!({"kubelet": kubelet_yaml}),
             !user_supplied,
         ),
-        role_get_configmap(NAME, "kube-system", "kubelet-config"),
-        role_binding(
-            NAME,
-            "kube-system",
-            NAME,
-            vec![group("system:nodes"), group(NODE_BOOTSTRAP_GROUP)],
-        ),
-    ]
+        "kubeadm:kubelet-config",
+        vec![group("system:nodes"), group(NODE_BOOTSTRAP_GROUP)],
+    )
+    .into()
 }
 
 /// A bootstrap token as stored in its Secret.
@@ -294,25 +302,20 @@ pub fn bootstrap_rbac() -> Vec<Value> {
 #[must_use]
 pub fn cluster_info(server: &str, ca_pem: &[u8]) -> Vec<Value> {
     use base64::Engine as _;
-    const NAME: &str = "kubeadm:bootstrap-signer-clusterinfo";
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     let kubeconfig = format!(
         "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: {server}\n  name: \"\"\ncontexts: null\ncurrent-context: \"\"\nkind: Config\nusers: null\n"
     );
-    vec![
+    readable(
         configmap(
             "cluster-info",
             "kube-public",
             json!({"kubeconfig": kubeconfig}),
         ),
-        role_get_configmap(NAME, "kube-public", "cluster-info"),
-        role_binding(
-            NAME,
-            "kube-public",
-            NAME,
-            vec![json!({"kind": "User", "name": "system:anonymous"})],
-        ),
-    ]
+        "kubeadm:bootstrap-signer-clusterinfo",
+        vec![json!({"kind": "User", "name": "system:anonymous"})],
+    )
+    .into()
 }
 
 /// CoreDNS's tag for a Kubernetes minor (kubeadm `constants.CoreDNSVersion`; 1.37 checked
@@ -491,16 +494,14 @@ pub fn kube_proxy_configuration(cfg: &ResolvedConfig) -> Value {
     if unset(&doc, "mode") {
         doc.insert("mode".into(), json!("iptables"));
     }
-    let cc = doc
+    if let Some(cc) = doc
         .entry("clientConnection")
         .or_insert_with(|| json!({}))
         .as_object_mut()
-        .map(|m| {
-            m.entry("kubeconfig")
-                .or_insert_with(|| json!("/var/lib/kube-proxy/kubeconfig.conf"))
-                .clone()
-        });
-    let _ = cc;
+    {
+        cc.entry("kubeconfig")
+            .or_insert_with(|| json!("/var/lib/kube-proxy/kubeconfig.conf"));
+    }
     let mut v = Value::Object(doc);
     crate::manifests::sort_keys(&mut v);
     v

@@ -50,17 +50,7 @@ fn json_result_matches_the_files_written() {
 
 #[test]
 fn jsonl_streams_one_event_per_phase_then_the_result() {
-    let (_d, cfg, root) = setup();
-    let o = plinth(&[
-        "init",
-        "--dry-run",
-        "--dry-run-dir",
-        &root,
-        "--config",
-        &cfg,
-        "-o",
-        "jsonl",
-    ]);
+    let (_d, _root, o) = dry_run(&["-o", "jsonl"]);
     assert!(o.status.success(), "{}", text(&o));
     let events: Vec<serde_json::Value> = String::from_utf8(o.stdout)
         .unwrap()
@@ -101,7 +91,8 @@ fn json_reports_a_failed_phase_and_exits_1() {
     );
 }
 
-fn dry_run_json(extra: &[&str]) -> (tempfile::TempDir, String, serde_json::Value) {
+/// `plinth init --dry-run` of the test config into a fresh root, with `extra` flags.
+fn dry_run(extra: &[&str]) -> (tempfile::TempDir, String, std::process::Output) {
     let (d, cfg, root) = setup();
     let mut args = vec![
         "init",
@@ -110,11 +101,16 @@ fn dry_run_json(extra: &[&str]) -> (tempfile::TempDir, String, serde_json::Value
         &root,
         "--config",
         &cfg,
-        "-o",
-        "json",
     ];
     args.extend_from_slice(extra);
     let o = plinth(&args);
+    (d, root, o)
+}
+
+fn dry_run_json(extra: &[&str]) -> (tempfile::TempDir, String, serde_json::Value) {
+    let mut args = vec!["-o", "json"];
+    args.extend_from_slice(extra);
+    let (d, root, o) = dry_run(&args);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     (d, root, v)
@@ -195,16 +191,7 @@ fn dry_run_lists_every_api_object_and_writes_it_and_the_join_pins_the_ca() {
 
 #[test]
 fn skip_token_print_masks_the_token_everywhere_it_is_printed() {
-    let (_d, cfg, root) = setup();
-    let o = plinth(&[
-        "init",
-        "--dry-run",
-        "--dry-run-dir",
-        &root,
-        "--config",
-        &cfg,
-        "--skip-token-print",
-    ]);
+    let (_d, root, o) = dry_run(&["--skip-token-print"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     let masked = regex_like_token(&out).expect("a masked token is shown");

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use super::InitContext;
 use crate::host::fs::WriteOutcome;
 use crate::manifests::{
-    Component, HostFacts, Manifest, PatchSet, Templates, render_manifest, write_manifest,
+    Component, HostFacts, Manifest, Templates, render_manifest, write_manifest,
 };
 use crate::phases::runner::{Node, Phase, Plan};
 
@@ -47,12 +47,7 @@ pub(super) fn write_static_pod(
             ),
         );
     }
-    let patches = ctx
-        .cfg
-        .patches_dir
-        .as_deref()
-        .map(PatchSet::load)
-        .transpose()?;
+    let patches = ctx.patch_set()?;
     let facts = HostFacts::detect(&ctx.paths.cert_dir_disk());
     let render = |c| {
         render_manifest(

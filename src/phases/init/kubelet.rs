@@ -7,7 +7,6 @@ use crate::host::service::Systemd;
 use crate::kubelet::{
     KubeletHost, StartOutcome, generate_kubelet_files, restart_kubelet, write_kubelet_files,
 };
-use crate::manifests::PatchSet;
 use crate::phases::runner::{Node, Phase};
 
 const PHASE: &str = "kubelet-start";
@@ -26,12 +25,7 @@ impl Phase<InitContext> for KubeletStartPhase {
     fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
         let services = Systemd;
         let host = KubeletHost::detect(&services);
-        let patches = ctx
-            .cfg
-            .patches_dir
-            .as_deref()
-            .map(PatchSet::load)
-            .transpose()?;
+        let patches = ctx.patch_set()?;
         let files = generate_kubelet_files(&ctx.cfg, &ctx.paths, &host, patches.as_ref())?;
         super::report_render(&ctx.report, PHASE, &files.warnings, &files.patches);
         let written = write_kubelet_files(&ctx.paths.kubelet_dir_disk(), &files)?;

@@ -76,6 +76,21 @@ pub fn workflow() -> Workflow<InitContext> {
     }
 }
 
+impl InitContext {
+    /// The patches of `patches.directory` (or `--patches`), loaded for a phase that renders.
+    ///
+    /// # Errors
+    /// An unreadable or invalid patch file, named.
+    fn patch_set(&self) -> anyhow::Result<Option<crate::manifests::PatchSet>> {
+        Ok(self
+            .cfg
+            .patches_dir
+            .as_deref()
+            .map(crate::manifests::PatchSet::load)
+            .transpose()?)
+    }
+}
+
 /// Prints a render's warnings and the patches it applied (manifests and kubelet files alike).
 fn report_render(
     report: &Reporter,
