@@ -1,12 +1,13 @@
 //! `plinth init` and `plinth init phase <path>`: one code path; a phase is a selection.
 
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::{ExpirationFormat, OverrideArgs, UsageError};
+use super::{ExpirationFormat, OverrideArgs};
 use crate::config;
 use crate::host::Paths;
 use crate::phases::init::{InitContext, workflow};
@@ -77,6 +78,10 @@ pub struct InitFlags {
     /// Do not print the bootstrap token (it is masked in the join command and JSON).
     #[arg(long)]
     pub skip_token_print: bool,
+    /// Write through directories that are symbolic links (refused by default: a symlinked
+    /// /etc/kubernetes/pki would send keys to wherever it points).
+    #[arg(long)]
+    pub allow_symlinks: bool,
     /// Output: kubeadm-style lines (`text`), one JSON object at the end (`json`), or one JSON
     /// event per phase as it happens plus a final result (`jsonl`).
     #[arg(short, long, value_enum, default_value_t = InitOutput::Text)]
@@ -156,38 +161,53 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         ("--kubelet-dir", &flags.kubelet_dir, &mut paths.kubelet_dir),
     ] {
         if let Some(d) = dir {
-            // Manifests and kubelet files refer to these paths, so they must be absolute.
-            if !d.is_absolute() {
-                return Err(
-                    UsageError(format!("{flag} {} must be an absolute path", d.display())).into(),
-                );
-            }
+            // Manifests and kubelet files refer to these paths, and reset cleans them: the same
+            // path policy as the config's directories.
+            super::check_dir_flag(flag, d)?;
             slot.clone_from(d);
         }
     }
+    crate::host::fs::allow_symlinks(flags.allow_symlinks);
     if flags.dry_run {
         let dir = match &flags.dry_run_dir {
             Some(d) => {
-                std::fs::create_dir_all(d).with_context(|| {
-                    format!("failed to create dry-run directory {}", d.display())
-                })?;
+                super::check_dir_flag("--dry-run-dir", d)?;
+                crate::host::fs::check_no_symlinks(d)?;
+                // Private: a dry run writes keys (0700 whatever the umask).
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(d)
+                    .with_context(|| {
+                        format!("failed to create dry-run directory {}", d.display())
+                    })?;
                 d.clone()
             }
-            None => tempfile::Builder::new()
-                .prefix("plinth-dryrun-")
-                .tempdir()
-                .context("failed to create a dry-run directory")?
-                .keep(),
+            None => {
+                let d = tempfile::Builder::new()
+                    .prefix("plinth-dryrun-")
+                    .permissions(std::fs::Permissions::from_mode(0o700))
+                    .tempdir()
+                    .context("failed to create a dry-run directory")?
+                    .keep();
+                // The mode given at creation is masked by the umask; set it exactly.
+                std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))
+                    .with_context(|| format!("failed to make {} private", d.display()))?;
+                d
+            }
         };
-        if !dir.is_absolute() {
-            return Err(UsageError(format!(
-                "--dry-run-dir {} must be an absolute path",
-                dir.display()
-            ))
-            .into());
-        }
         paths = paths.rooted(&dir);
     }
+    let mut dirs = vec![
+        paths.kubeconfig_dir_disk(),
+        paths.cert_dir_disk(),
+        paths.manifests_dir_disk(),
+        paths.kubelet_dir_disk(),
+    ];
+    if let config::EtcdMode::Local(l) = &cfg.etcd {
+        dirs.push(paths.disk(&l.data_dir));
+    }
+    super::check_no_symlinked_dirs(&dirs)?;
 
     let text = flags.output == InitOutput::Text;
     let report = if text {

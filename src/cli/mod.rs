@@ -174,6 +174,19 @@ impl OverrideArgs {
     }
 }
 
+/// Applies the config's path policy to a directory given on the command line (exit 2).
+fn check_dir_flag(flag: &str, dir: &std::path::Path) -> Result<(), UsageError> {
+    config::pathpolicy::check_dir_path(dir)
+        .map_err(|e| UsageError(format!("{flag} {}: {e} ({})", dir.display(), e.hint())))
+}
+
+/// Refuses, before anything is written or deleted, a run whose directories are reached through a
+/// symbolic link (unless `--allow-symlinks`), naming the link (exit 2).
+fn check_no_symlinked_dirs(dirs: &[std::path::PathBuf]) -> Result<(), crate::host::fs::FsError> {
+    dirs.iter()
+        .try_for_each(|d| crate::host::fs::check_no_symlinks(d))
+}
+
 /// The clap command with the init phase tree appended to `init --help` (kubeadm does the same).
 #[must_use]
 pub fn command() -> clap::Command {
@@ -245,6 +258,10 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             || c.downcast_ref::<crate::phases::runner::PlanError>()
                 .is_some()
             || c.downcast_ref::<UsageError>().is_some()
+            || matches!(
+                c.downcast_ref::<crate::host::fs::FsError>(),
+                Some(crate::host::fs::FsError::Symlink { .. })
+            )
     });
     if usage { EXIT_USAGE } else { 1 }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::config::{self, Error as ConfigError, parse_go_duration};
+use crate::config::{self, parse_go_duration};
 use crate::host::Paths;
 use crate::phases::reset::{ResetContext, workflow};
 use crate::phases::runner::{Event, Outcome, Policy, Selection};
@@ -41,6 +41,13 @@ pub struct ResetArgs {
     /// Phases to skip.
     #[arg(long, value_delimiter = ',')]
     pub skip_phases: Option<Vec<String>>,
+    /// Clean kubeadm's directories whole, as `kubeadm reset` does, instead of only what plinth
+    /// wrote (the path policy still applies: never /, /etc, /var, ...).
+    #[arg(long)]
+    pub all: bool,
+    /// Clean through directories that are symbolic links (refused by default).
+    #[arg(long)]
+    pub allow_symlinks: bool,
     /// Treat DIR as the host's root (tests and sandboxes).
     #[arg(long, hide = true)]
     pub root: Option<PathBuf>,
@@ -51,17 +58,8 @@ pub struct ResetArgs {
 /// # Errors
 /// Config errors (exit 2), refusal without confirmation (exit 2), cleanup failures (exit 1).
 pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
-    let docs = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.clone(),
-                source,
-            })?;
-            config::load_documents(&text, &p.display().to_string())
-                .map_err(|issues| ConfigError::Invalid { issues })?
-        }
-        None => config::Documents::default(),
-    };
+    // The same checks as init's, before anything is removed (exit 2 on a bad path).
+    let docs = config::load_reset(args.config.as_deref())?;
     let reset = docs
         .reset
         .as_ref()
@@ -72,18 +70,26 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|(c, _)| c.clone())
         .unwrap_or_default();
-    let cert_dir = args
+    if let Some(d) = &args.cert_dir {
+        super::check_dir_flag("--cert-dir", d)?;
+    }
+    if let Some(d) = &args.kubeconfig_dir {
+        super::check_dir_flag("--kubeconfig-dir", d)?;
+    }
+    let root = args.root.as_deref().unwrap_or(std::path::Path::new("/"));
+    let cert_dir = match args
         .cert_dir
         .clone()
         .or_else(|| reset.certificates_dir.clone().map(PathBuf::from))
         .or_else(|| cluster.certificates_dir.clone().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("/etc/kubernetes/pki"));
-    let etcd_data_dir = cluster
-        .etcd
-        .local
-        .as_ref()
-        .and_then(|l| l.data_dir.clone())
-        .map_or_else(|| PathBuf::from("/var/lib/etcd"), PathBuf::from);
+    {
+        Some(d) => d,
+        // kubeadm's reset takes certificatesDir from the cluster's kubeadm-config; without a
+        // config file plinth reads it from this node's kube-apiserver manifest, which works with
+        // the API server down, and checks it like any other input.
+        None => cert_dir_from_manifest(&Paths::host(std::path::Path::new("/")).rooted(root))?
+            .unwrap_or_else(|| PathBuf::from("/etc/kubernetes/pki")),
+    };
     let init = docs
         .init
         .as_ref()
@@ -103,6 +109,12 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
     if let Some(root) = &args.root {
         paths = paths.rooted(root);
     }
+    let etcd_data_dir = etcd_data_dir(&paths, &cluster)?;
+    crate::host::fs::allow_symlinks(args.allow_symlinks);
+    let cleanup_tmp_dir = args.cleanup_tmp_dir || reset.cleanup_tmp_dir == Some(true);
+    let targets = ResetContext::targets_for(&paths, etcd_data_dir.as_deref(), cleanup_tmp_dir);
+    let dirs: Vec<PathBuf> = targets.iter().map(|t| t.dir.clone()).collect();
+    super::check_no_symlinked_dirs(&dirs)?;
     let listen_addresses: Vec<IpAddr> = init
         .local_api_endpoint
         .advertise_address
@@ -132,10 +144,10 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
     let plan = wf.plan(&Selection { only: None, skip })?;
     let mut ctx = ResetContext {
         paths,
-        etcd_data_dir,
+        targets,
         api_port,
         listen_addresses,
-        cleanup_tmp_dir: args.cleanup_tmp_dir || reset.cleanup_tmp_dir == Some(true),
+        all: args.all,
         force: args.force || reset.force == Some(true),
         dry_run: args.dry_run || reset.dry_run == Some(true),
         stop_timeout,
@@ -166,4 +178,53 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// etcd's data directory: the one this node's etcd manifest names (kubeadm's reset reads it
+/// there too, `app/cmd/phases/reset/cleanupnode.go` `getEtcdDataDir`), else the config's, else
+/// kubeadm's default; none for external etcd. Whatever its source, it passes the path policy.
+fn etcd_data_dir(
+    paths: &Paths,
+    cluster: &crate::config::v1beta4::ClusterConfiguration,
+) -> Result<Option<PathBuf>, crate::cli::UsageError> {
+    let manifest = paths.manifests_dir_disk().join("etcd.yaml");
+    let (dir, source) = if let Some(d) = crate::preflight::etcd_data_dir(&manifest) {
+        (d, format!("--data-dir of {}", manifest.display()))
+    } else if cluster.etcd.external.is_some() {
+        return Ok(None);
+    } else {
+        let d = cluster
+            .etcd
+            .local
+            .as_ref()
+            .and_then(|l| l.data_dir.clone())
+            .unwrap_or_else(|| "/var/lib/etcd".into());
+        (PathBuf::from(d), "etcd.local.dataDir".into())
+    };
+    config::pathpolicy::check_dir_path(&dir).map_err(|e| {
+        crate::cli::UsageError(format!(
+            "refusing to clean etcd's data directory {} (from {source}): {e} ({}); nothing was removed",
+            dir.display(),
+            e.hint()
+        ))
+    })?;
+    Ok(Some(dir))
+}
+
+/// The certificates directory named by this node's kube-apiserver manifest, checked against the
+/// path policy (exit 2 when it fails: nothing is removed).
+fn cert_dir_from_manifest(paths: &Paths) -> Result<Option<PathBuf>, crate::cli::UsageError> {
+    let manifest = paths.manifests_dir_disk().join("kube-apiserver.yaml");
+    let Some(dir) = crate::preflight::apiserver_cert_dir(&manifest) else {
+        return Ok(None);
+    };
+    config::pathpolicy::check_dir_path(&dir).map_err(|e| {
+        crate::cli::UsageError(format!(
+            "refusing to clean the certificates directory {} (from --client-ca-file of {}): {e} ({}); nothing was removed; pass --cert-dir or --config",
+            dir.display(),
+            manifest.display(),
+            e.hint()
+        ))
+    })?;
+    Ok(Some(dir))
 }

@@ -6,6 +6,8 @@ mod defaults;
 mod error;
 mod load;
 mod locate;
+pub mod pathpolicy;
+mod reset;
 mod resolve;
 mod suggest;
 pub mod v1beta4;
@@ -15,6 +17,7 @@ mod values;
 pub use defaults::{DEFAULT_IMAGE_REPOSITORY, DEFAULT_KUBERNETES_VERSION, init_defaults_yaml};
 pub use error::{Error, ErrorKind};
 pub use load::{Documents, load_documents};
+pub use reset::{check_reset, load_reset};
 pub use resolve::{HostFacts, Overrides, load, load_str, resolve};
 pub use values::{
     Endpoint, EtcdMode, ExternalEtcdConfig, KeyAlgorithm, KubeVersion, LocalEtcdConfig,

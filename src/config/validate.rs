@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -13,6 +13,7 @@ use super::ResolvedConfig;
 use super::defaults::SUPPORTED_MINORS;
 use super::error::{ErrorKind, Issue};
 use super::locate::FieldIndex;
+use super::pathpolicy;
 use super::v1beta4::{
     Arg, ClusterConfiguration, EnvVar, HostPathMount, InitConfiguration, ResetConfiguration,
     Timeouts,
@@ -81,6 +82,113 @@ impl<'a> Validator<'a> {
             message,
             hint,
         });
+    }
+
+    /// Applies the path policy to a directory plinth writes to or cleans; true when it passes.
+    fn owned_dir(&mut self, doc: &str, path: &str, dir: &str) -> bool {
+        match pathpolicy::check_dir(dir) {
+            Ok(()) => true,
+            Err(e) => {
+                self.err(doc, path, format!("{dir:?}: {e}"), Some(e.hint()));
+                false
+            }
+        }
+    }
+
+    /// `certificatesDir`: the path policy, and reset cleans it, so it may not hold the
+    /// kubeconfigs, manifests or kubelet files (it may sit inside /etc/kubernetes, as by default).
+    fn cert_dir(&mut self, doc: &str, cert_dir: &str) -> bool {
+        if !self.owned_dir(doc, "certificatesDir", cert_dir) {
+            return false;
+        }
+        for (other, what) in [
+            // kubeadm's fixed directories (`app/constants/constants.go`).
+            ("/etc/kubernetes", "the kubeconfig directory"),
+            (
+                "/etc/kubernetes/manifests",
+                "the static Pod manifest directory",
+            ),
+            ("/var/lib/kubelet", "the kubelet directory"),
+        ] {
+            if Path::new(other).starts_with(cert_dir) {
+                self.err(
+                    doc,
+                    "certificatesDir",
+                    format!("{cert_dir:?} holds {what} {other}"),
+                    Some("use a directory of its own, e.g. /etc/kubernetes/pki".into()),
+                );
+                return false;
+            }
+        }
+        true
+    }
+
+    /// What `reset` reads from a config file, under the same rules as init: the directories it
+    /// cleans and its timeouts. (reset used to take these unchecked, and `certificatesDir: "/"`
+    /// emptied the root file system.)
+    pub(crate) fn reset_paths(
+        &mut self,
+        cluster: &ClusterConfiguration,
+        reset: &ResetConfiguration,
+    ) {
+        let cert_dir = cluster.certificates_dir.clone();
+        if let Some(c) = &cert_dir {
+            self.cert_dir(CLUSTER, c);
+        }
+        if let Some(d) = cluster
+            .etcd
+            .local
+            .as_ref()
+            .and_then(|l| l.data_dir.as_ref())
+            && self.owned_dir(CLUSTER, "etcd.local.dataDir", d)
+        {
+            self.apart(
+                d,
+                "etcd.local.dataDir",
+                cert_dir.as_deref().unwrap_or("/etc/kubernetes/pki"),
+            );
+        }
+        if let Some(c) = &reset.certificates_dir {
+            self.cert_dir(RESET, c);
+        }
+        let _ = self.timeouts(RESET, reset.timeouts.as_ref());
+        if let Some(s) = reset.cri_socket.as_deref().filter(|s| !s.is_empty())
+            && !(s.starts_with("unix:///") || s.starts_with('/'))
+        {
+            self.err(
+                RESET,
+                "criSocket",
+                format!("{s:?} is not a unix socket"),
+                Some("use a URL such as unix:///var/run/containerd/containerd.sock".into()),
+            );
+        }
+    }
+
+    /// etcd's data directory may not hold, or sit inside, plinth's other directories: reset
+    /// cleans it, and cleaning must never reach the PKI, the manifests or the kubelet's files.
+    fn apart(&mut self, data_dir: &str, path: &str, cert_dir: &str) {
+        let d = Path::new(data_dir);
+        for (other, what) in [
+            (cert_dir, "certificatesDir"),
+            // kubeadm's fixed directories (`app/constants/constants.go`).
+            ("/etc/kubernetes", "the kubeconfig directory"),
+            (
+                "/etc/kubernetes/manifests",
+                "the static Pod manifest directory",
+            ),
+            ("/var/lib/kubelet", "the kubelet directory"),
+        ] {
+            let o = Path::new(other);
+            if o.starts_with(d) || d.starts_with(o) {
+                self.err(
+                    CLUSTER,
+                    path,
+                    format!("{data_dir:?} overlaps {what} {other}"),
+                    Some("give etcd a directory of its own, e.g. /var/lib/etcd".into()),
+                );
+                return;
+            }
+        }
     }
 
     fn duration(
@@ -547,14 +655,7 @@ impl<'a> Validator<'a> {
 
         // PKI
         let cert_dir = cluster.certificates_dir.clone().unwrap_or_default();
-        if !cert_dir.starts_with('/') {
-            self.err(
-                CLUSTER,
-                "certificatesDir",
-                format!("{cert_dir:?} is not an absolute path"),
-                None,
-            );
-        }
+        self.cert_dir(CLUSTER, &cert_dir);
         let alg_str = cluster.encryption_algorithm.clone().unwrap_or_default();
         let key_algorithm = match alg_str.parse::<KeyAlgorithm>() {
             Ok(a) => Some(a),
@@ -698,13 +799,13 @@ impl<'a> Validator<'a> {
                     ("keyFile", &ext.key_file),
                 ] {
                     if let Some(p) = p
-                        && !p.starts_with('/')
+                        && let Err(e) = pathpolicy::check_read_path(p)
                     {
                         self.err(
                             CLUSTER,
                             &format!("etcd.external.{f}"),
-                            format!("{p:?} is not an absolute path"),
-                            None,
+                            format!("{p:?}: {e}"),
+                            Some(e.hint()),
                         );
                     }
                 }
@@ -717,13 +818,8 @@ impl<'a> Validator<'a> {
             }
             (Some(local), None) => {
                 let data_dir = local.data_dir.clone().unwrap_or_default();
-                if !data_dir.starts_with('/') {
-                    self.err(
-                        CLUSTER,
-                        "etcd.local.dataDir",
-                        format!("{data_dir:?} is not an absolute path"),
-                        None,
-                    );
+                if self.owned_dir(CLUSTER, "etcd.local.dataDir", &data_dir) {
+                    self.apart(&data_dir, "etcd.local.dataDir", &cert_dir);
                 }
                 self.args(CLUSTER, "etcd.local.extraArgs", local.extra_args.as_ref());
                 self.envs(CLUSTER, "etcd.local.extraEnvs", local.extra_envs.as_ref());
@@ -792,13 +888,8 @@ impl<'a> Validator<'a> {
         let _ = self.timeouts(RESET, reset.timeouts.as_ref());
         if let Some(c) = &reset.certificates_dir {
             // Defaulted from certificatesDir, which is already checked above.
-            if !c.starts_with('/') && cluster.certificates_dir.as_ref() != Some(c) {
-                self.err(
-                    RESET,
-                    "certificatesDir",
-                    format!("{c:?} is not an absolute path"),
-                    None,
-                );
+            if cluster.certificates_dir.as_ref() != Some(c) {
+                self.cert_dir(RESET, c);
             }
         }
         let patches_dir = init

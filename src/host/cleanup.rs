@@ -108,6 +108,331 @@ fn remove_path(p: &Path) -> Result<(), CleanupError> {
     }
 }
 
+/// The kubeconfig files kubeadm's reset deletes (kubeadm `resetConfigDir`).
+pub const KUBECONFIG_FILES: [&str; 6] = [
+    "admin.conf",
+    "super-admin.conf",
+    "kubelet.conf",
+    "bootstrap-kubelet.conf",
+    "controller-manager.conf",
+    "scheduler.conf",
+];
+
+/// What the kubelet writes into its root directory on its own once plinth configured and
+/// started it (kubelet `pkg/kubelet/kubelet.go` `setupDataDirs`, the CPU, memory and DRA
+/// managers' checkpoints, the plugin and device-plugin registries). plinth's reset removes
+/// these only on a host whose kubelet files plinth wrote: they would otherwise carry a node's
+/// identity and Pods into the next cluster.
+pub const KUBELET_STATE: &[&str] = &[
+    "checkpoints",
+    "cpu_manager_state",
+    "device-plugins",
+    "dra_manager_state",
+    "memory_manager_state",
+    "plugins",
+    "plugins_registry",
+    "pod-resources",
+    "pods",
+    "pki",
+];
+
+/// Whether a file in the kubelet's `pki/` is one the kubelet made (serving and client
+/// certificates, rotated ones included).
+fn is_kubelet_pki_file(name: &str) -> bool {
+    matches!(name, "kubelet.crt" | "kubelet.key")
+        || (name.starts_with("kubelet-client-") || name.starts_with("kubelet-server-"))
+            && name.ends_with(".pem")
+}
+
+/// kubeadm's files whose presence, without any plinth ledger, shows a host set up by kubeadm.
+const KUBEADM_EVIDENCE: &[(DirKind, &str)] = &[
+    (DirKind::Kubeconfig, "admin.conf"),
+    (DirKind::Kubeconfig, "kubelet.conf"),
+    (DirKind::Manifests, "kube-apiserver.yaml"),
+    (DirKind::Manifests, "etcd.yaml"),
+    (DirKind::Pki, "ca.crt"),
+    (DirKind::Kubelet, "config.yaml"),
+];
+
+/// What a directory is to reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirKind {
+    /// Static Pod manifests.
+    Manifests,
+    /// The kubeconfig directory (`/etc/kubernetes`): only its files, never its sub-directories.
+    Kubeconfig,
+    /// The PKI directory, with its `etcd/` sub-directory.
+    Pki,
+    /// The kubelet's directory.
+    Kubelet,
+    /// etcd's data directory.
+    EtcdData,
+    /// `/etc/kubernetes/tmp`, cleaned only when asked (`--cleanup-tmp-dir`).
+    Tmp,
+}
+
+/// Which rule decides what reset removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// plinth's ledgers: what plinth wrote, the state of what it configured, and the directories
+    /// it created. Everything else is left in place.
+    Ledger,
+    /// No plinth ledger, and kubeadm's files are there (the path names one): kubeadm's list.
+    Kubeadm(PathBuf),
+    /// `--all`: kubeadm's list whatever the ledgers say.
+    All,
+}
+
+/// One directory reset looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// On-disk path.
+    pub dir: PathBuf,
+    /// What it is.
+    pub kind: DirKind,
+}
+
+/// What reset will do in one directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirPlan {
+    /// The directory (on disk).
+    pub dir: PathBuf,
+    /// Entries to remove (files, symlinks, whole sub-trees), sorted.
+    pub remove: Vec<PathBuf>,
+    /// Entries left in place because plinth did not make them, sorted.
+    pub left: Vec<PathBuf>,
+    /// Ledgers to update afterwards: directory → names removed.
+    pub forget: Vec<(PathBuf, Vec<String>)>,
+    /// Sub-directories plinth (or the kubelet it configured) created, removed when empty after
+    /// the rest, deepest first.
+    pub rmdir_if_empty: Vec<PathBuf>,
+}
+
+/// What reset will remove and leave, decided before anything is removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanupPlan {
+    /// The rule.
+    pub scope: Scope,
+    /// Per directory, in the order given.
+    pub dirs: Vec<DirPlan>,
+}
+
+impl CleanupPlan {
+    /// Everything that will be removed.
+    pub fn removals(&self) -> impl Iterator<Item = &PathBuf> {
+        self.dirs.iter().flat_map(|d| &d.remove)
+    }
+
+    /// Everything left in place.
+    pub fn left(&self) -> impl Iterator<Item = &PathBuf> {
+        self.dirs.iter().flat_map(|d| &d.left)
+    }
+}
+
+fn names(dir: &Path) -> Result<Vec<String>, CleanupError> {
+    Ok(dir_entries(dir)?
+        .into_iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect())
+}
+
+fn record(dir: &Path) -> super::owned::DirRecord {
+    super::owned::dir_record(dir).unwrap_or_else(|why| {
+        // An unreadable ledger proves nothing: treat the directory as not plinth's.
+        tracing::warn!("{why}; leaving {} as it is", dir.display());
+        super::owned::DirRecord::default()
+    })
+}
+
+/// Decides what reset removes from `targets` (read-only). `skip` are other targets' paths that
+/// are never listed as left in place (the PKI and manifest directories inside `/etc/kubernetes`).
+///
+/// # Errors
+/// A directory that exists but cannot be read.
+pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> {
+    let by_kind = |k: DirKind| targets.iter().find(|t| t.kind == k).map(|t| t.dir.clone());
+    let any_ledger = targets
+        .iter()
+        .filter(|t| t.kind != DirKind::EtcdData && t.kind != DirKind::Tmp)
+        .any(|t| t.dir.join(super::owned::LEDGER_FILE).exists());
+    let scope = if all {
+        Scope::All
+    } else if any_ledger {
+        Scope::Ledger
+    } else if let Some(p) = KUBEADM_EVIDENCE.iter().find_map(|(k, f)| {
+        by_kind(*k)
+            .map(|d| d.join(f))
+            .filter(|p| fs::symlink_metadata(p).is_ok())
+    }) {
+        Scope::Kubeadm(p)
+    } else {
+        Scope::Ledger
+    };
+    // plinth ran this node's etcd: its manifest is in plinth's ledger.
+    let plinth_etcd = by_kind(DirKind::Manifests)
+        .is_some_and(|m| record(&m).files.iter().any(|f| f == "etcd.yaml"));
+    let skip: Vec<PathBuf> = targets.iter().map(|t| t.dir.clone()).collect();
+    let mut dirs = Vec::new();
+    for t in targets {
+        let mut dp = DirPlan {
+            dir: t.dir.clone(),
+            ..DirPlan::default()
+        };
+        let whole = !matches!(scope, Scope::Ledger) || t.kind == DirKind::Tmp;
+        match (t.kind, whole) {
+            (DirKind::Kubeconfig, true) => {
+                for n in names(&t.dir)? {
+                    let p = t.dir.join(&n);
+                    if KUBECONFIG_FILES.contains(&n.as_str()) || n == super::owned::LEDGER_FILE {
+                        dp.remove.push(p);
+                    } else if !skip.contains(&p) {
+                        dp.left.push(p);
+                    }
+                }
+            }
+            (_, true) => dp.remove = dir_entries(&t.dir)?,
+            (DirKind::Manifests | DirKind::Kubeconfig, false) => {
+                ledger_files(&t.dir, &skip, &mut dp)?;
+            }
+            (DirKind::Pki, false) => pki(&t.dir, &skip, &mut dp)?,
+            (DirKind::Kubelet, false) => {
+                let rec = ledger_files(&t.dir, &skip, &mut dp)?;
+                if rec.exists {
+                    kubelet_state(&t.dir, &mut dp)?;
+                }
+            }
+            (DirKind::EtcdData, false) => {
+                for p in dir_entries(&t.dir)? {
+                    if plinth_etcd && p.file_name().is_some_and(|n| n == "member") {
+                        dp.remove.push(p);
+                    } else {
+                        dp.left.push(p);
+                    }
+                }
+            }
+            (DirKind::Tmp, false) => unreachable!("tmp is always cleaned whole"),
+        }
+        dp.remove.sort();
+        dp.left.sort();
+        dirs.push(dp);
+    }
+    Ok(CleanupPlan { scope, dirs })
+}
+
+/// The files `dir`'s ledger names go; every other entry is left (except `skip`).
+fn ledger_files(
+    dir: &Path,
+    skip: &[PathBuf],
+    dp: &mut DirPlan,
+) -> Result<super::owned::DirRecord, CleanupError> {
+    let rec = record(dir);
+    let mut gone = Vec::new();
+    for n in names(dir)? {
+        let p = dir.join(&n);
+        if rec.files.contains(&n) {
+            dp.remove.push(p);
+            gone.push(n);
+        } else if n == super::owned::LEDGER_FILE || skip.contains(&p) {
+        } else {
+            dp.left.push(p);
+        }
+    }
+    if rec.exists {
+        // Names recorded but already gone are forgotten too.
+        dp.forget.push((dir.to_path_buf(), rec.files.clone()));
+    }
+    Ok(rec)
+}
+
+/// The PKI directory and its sub-directories with ledgers (`etcd/`), depth first; a
+/// sub-directory plinth created goes once empty.
+fn pki(dir: &Path, skip: &[PathBuf], dp: &mut DirPlan) -> Result<(), CleanupError> {
+    let rec = record(dir);
+    for n in names(dir)? {
+        let p = dir.join(&n);
+        if rec.files.contains(&n) {
+            dp.remove.push(p);
+        } else if n == super::owned::LEDGER_FILE || skip.contains(&p) {
+        } else if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir())
+            && p.join(super::owned::LEDGER_FILE).exists()
+        {
+            let sub = record(&p);
+            pki(&p, skip, dp)?;
+            if sub.created {
+                dp.rmdir_if_empty.push(p);
+            }
+        } else {
+            dp.left.push(p);
+        }
+    }
+    if rec.exists {
+        dp.forget.push((dir.to_path_buf(), rec.files));
+    }
+    Ok(())
+}
+
+/// The kubelet's own state next to plinth's kubelet files (see [`KUBELET_STATE`]); in `pki/`
+/// only the kubelet's certificates, so a user's file there stays.
+fn kubelet_state(dir: &Path, dp: &mut DirPlan) -> Result<(), CleanupError> {
+    let left = std::mem::take(&mut dp.left);
+    for p in left {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name == "pki" && fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+            for q in dir_entries(&p)? {
+                let qn = q
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if is_kubelet_pki_file(&qn) {
+                    dp.remove.push(q);
+                } else {
+                    dp.left.push(q);
+                }
+            }
+            dp.rmdir_if_empty.push(p);
+        } else if KUBELET_STATE.contains(&name.as_str()) {
+            dp.remove.push(p);
+        } else {
+            dp.left.push(p);
+        }
+    }
+    let _ = dir;
+    Ok(())
+}
+
+/// Carries out one directory's plan: removes its entries (never following symlinks), updates
+/// the ledgers, removes emptied sub-directories. Returns what was removed.
+///
+/// # Errors
+/// The first removal that failed.
+pub fn execute(dp: &DirPlan) -> Result<Removed, CleanupError> {
+    let mut removed = Removed::default();
+    for p in &dp.remove {
+        if fs::symlink_metadata(p).is_ok() {
+            remove_path(p)?;
+            removed.paths.push(p.clone());
+        }
+    }
+    for (dir, names) in &dp.forget {
+        super::owned::forget(dir, names).map_err(|e| CleanupError::Remove {
+            path: dir.join(super::owned::LEDGER_FILE),
+            source: io::Error::other(e.to_string()),
+        })?;
+    }
+    let mut dirs = dp.rmdir_if_empty.clone();
+    dirs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for d in dirs {
+        // Only when empty: whatever is left there is somebody's.
+        if fs::remove_dir(&d).is_ok() {
+            removed.paths.push(d);
+        }
+    }
+    Ok(removed)
+}
+
 /// Mount points strictly below `dir`, deepest first (the order to unmount them in), read from
 /// `/proc/self/mountinfo`.
 #[must_use]

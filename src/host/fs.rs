@@ -5,6 +5,7 @@ use std::fs::{self, File, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A file system operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,66 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    /// A directory on the way to a file is a symbolic link, and the user did not allow that.
+    #[error(
+        "refusing to write {}: {} is a symbolic link to {} (plinth does not follow symlinks in its directories; use the real directory, or pass --allow-symlinks if the link is intended)",
+        path.display(),
+        link.display(),
+        target.display()
+    )]
+    Symlink {
+        /// The file or directory plinth was about to write or clean.
+        path: PathBuf,
+        /// The symlink on the way.
+        link: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
+}
+
+/// Whether plinth may write through symlinked directories (`--allow-symlinks`). Off by default:
+/// a symlinked `/etc/kubernetes/pki` made `init` write into, and `reset` empty, another
+/// directory. A process-wide switch because every writer (PKI, kubeconfigs, manifests, kubelet
+/// files) goes through this module and the choice is made once, on the command line.
+static ALLOW_SYMLINKS: AtomicBool = AtomicBool::new(false);
+
+/// Lets writes and cleanups go through symlinked directories (`--allow-symlinks`).
+pub fn allow_symlinks(allow: bool) {
+    ALLOW_SYMLINKS.store(allow, Ordering::Relaxed);
+}
+
+/// Whether `--allow-symlinks` was given.
+#[must_use]
+pub fn symlinks_allowed() -> bool {
+    ALLOW_SYMLINKS.load(Ordering::Relaxed)
+}
+
+/// Refuses `path` when it, or any existing directory above it, is a symbolic link (unless
+/// [`allow_symlinks`] was set). Components that do not exist yet are fine: plinth creates them
+/// as real directories.
+///
+/// # Errors
+/// [`FsError::Symlink`] naming the link.
+pub fn check_no_symlinks(path: &Path) -> Result<(), FsError> {
+    if ALLOW_SYMLINKS.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut cur = PathBuf::new();
+    for c in path.components() {
+        cur.push(c);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(FsError::Symlink {
+                    path: path.to_path_buf(),
+                    target: fs::read_link(&cur).unwrap_or_default(),
+                    link: cur,
+                });
+            }
+            Ok(_) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// Whether a write changed the file.
@@ -62,7 +123,9 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> 
     write_atomic_in(path, data, mode, 0o755)
 }
 
-/// Like [`write_atomic`], creating a missing parent directory with `dir_mode`.
+/// Like [`write_atomic`], creating a missing parent directory with `dir_mode`. Records nothing:
+/// files reset must remove go through [`super::owned::write_recorded`] or
+/// [`super::owned::write_owned`].
 ///
 /// # Errors
 /// [`FsError`] naming the path.
@@ -75,6 +138,9 @@ pub fn write_atomic_in(path: &Path, data: &[u8], mode: u32, dir_mode: u32) -> Re
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // The directory must be reached without symlinks; the file itself may be one (it is
+    // replaced by the rename, never written through).
+    check_no_symlinks(dir)?;
     ensure_dir(dir, dir_mode)?;
     let name = path
         .file_name()
@@ -141,6 +207,29 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("key.pem")]);
+    }
+
+    #[test]
+    fn writes_do_not_go_through_symlinked_directories() {
+        let d = tempfile::tempdir().unwrap();
+        let elsewhere = d.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, d.path().join("pki")).unwrap();
+        let e = write_atomic(&d.path().join("pki/etcd/ca.key"), b"k", 0o600).unwrap_err();
+        assert!(
+            matches!(&e, FsError::Symlink { link, .. } if *link == d.path().join("pki")),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--allow-symlinks"), "{e}");
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // A symlinked file is replaced, not written through.
+        fs::write(elsewhere.join("target"), "keep").unwrap();
+        let real = d.path().join("real");
+        fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("target"), real.join("ca.crt")).unwrap();
+        write_atomic(&real.join("ca.crt"), b"new", 0o644).unwrap();
+        assert_eq!(fs::read(elsewhere.join("target")).unwrap(), b"keep");
+        assert_eq!(fs::read(real.join("ca.crt")).unwrap(), b"new");
     }
 
     #[test]

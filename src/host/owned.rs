@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::fs::{FsError, WriteOutcome, write_atomic_in, write_if_changed};
+use super::fs::{FsError, WriteOutcome, write_atomic, write_atomic_in, write_if_changed};
 
 /// The ledger's file name; hidden, so the kubelet's static Pod source skips it.
 pub const LEDGER_FILE: &str = ".plinth-owned";
@@ -24,7 +24,111 @@ const LEDGER_MODE: u32 = 0o600;
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Ledger {
+    /// plinth created this directory (reset removes it once it is empty, unless it is one of the
+    /// configured directories, which are kept as kubeadm keeps them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    created: bool,
+    /// File name → digests. An empty list: plinth wrote the file, its content is not tracked
+    /// (certificates, keys, kubeconfigs: they are checked by their own rules).
     files: BTreeMap<String, Vec<String>>,
+}
+
+/// What a directory's ledger says plinth made there.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DirRecord {
+    /// The directory has a ledger at all.
+    pub exists: bool,
+    /// plinth created the directory.
+    pub created: bool,
+    /// Names of the files plinth wrote there.
+    pub files: Vec<String>,
+}
+
+/// Reads what plinth recorded in `dir` (on-disk path).
+///
+/// # Errors
+/// The ledger exists but cannot be read or parsed (the text says which).
+pub fn dir_record(dir: &Path) -> Result<DirRecord, String> {
+    if !dir.join(LEDGER_FILE).exists() {
+        return Ok(DirRecord::default());
+    }
+    let l = load(dir)?;
+    Ok(DirRecord {
+        exists: true,
+        created: l.created,
+        files: l.files.into_keys().collect(),
+    })
+}
+
+/// Records that plinth is about to write the file at `path`, before writing it (so a crash
+/// leaves a file that reset still knows as plinth's): the name goes into the directory's ledger,
+/// and a directory plinth has to create is marked as created. Saves the ledger only when
+/// something is new, so converging re-runs write nothing. Refuses symlinked directories.
+///
+/// # Errors
+/// [`FsError`] naming the directory or the ledger.
+pub fn record(path: &Path, dir_mode: u32) -> Result<(), FsError> {
+    let (dir, name) = split(path);
+    if name == LEDGER_FILE {
+        return Ok(());
+    }
+    super::fs::check_no_symlinks(&dir)?;
+    let created = !dir.exists();
+    if created {
+        super::fs::ensure_dir(&dir, dir_mode)?;
+    }
+    let mut ledger = load(&dir).unwrap_or_else(|why| {
+        tracing::warn!("{why}; starting a new ledger");
+        Ledger::default()
+    });
+    let mut changed = false;
+    if created && !ledger.created {
+        ledger.created = true;
+        changed = true;
+    }
+    if let std::collections::btree_map::Entry::Vacant(e) = ledger.files.entry(name) {
+        e.insert(Vec::new());
+        changed = true;
+    }
+    if changed {
+        save(&dir, &ledger, dir_mode)?;
+    }
+    Ok(())
+}
+
+/// [`write_atomic`](super::fs::write_atomic), with the file's name recorded in its directory's
+/// ledger first ([`record`]), so reset removes it and leaves the user's files next to it. For
+/// files whose content is checked by their own rules (certificates, keys, kubeconfigs).
+///
+/// # Errors
+/// [`FsError`] naming the file or the ledger.
+pub fn write_recorded(path: &Path, data: &[u8], mode: u32) -> Result<(), FsError> {
+    record(path, 0o755)?;
+    write_atomic(path, data, mode)
+}
+
+/// Drops `names` from `dir`'s ledger after reset removed them; removes the ledger when it lists
+/// nothing more. Returns whether the ledger is gone.
+///
+/// # Errors
+/// [`FsError`] naming the ledger.
+pub fn forget(dir: &Path, names: &[String]) -> Result<bool, FsError> {
+    let Ok(mut ledger) = load(dir) else {
+        return Ok(false);
+    };
+    for n in names {
+        ledger.files.remove(n);
+    }
+    let p = dir.join(LEDGER_FILE);
+    if ledger.files.is_empty() {
+        match fs::remove_file(&p) {
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+            Err(source) => return Err(FsError::Write { path: p, source }),
+        }
+    }
+    save(dir, &ledger, 0o700)?;
+    Ok(false)
 }
 
 /// Whether plinth wrote the file at a path.
@@ -137,13 +241,16 @@ pub fn write_owned(
 ) -> Result<WriteOutcome, FsError> {
     let (dir, name) = split(path);
     let new = digest(data);
+    super::fs::check_no_symlinks(&dir)?;
+    let created = !dir.exists();
     let mut ledger = load(&dir).unwrap_or_else(|why| {
         tracing::warn!("{why}; starting a new ledger");
         Ledger::default()
     });
+    ledger.created |= created;
     let want = vec![new.clone()];
     let mut pending = false;
-    if ledger.files.get(&name) != Some(&want) {
+    if created || ledger.files.get(&name) != Some(&want) {
         let mut entry = Vec::new();
         if let Ok(old) = fs::read(path) {
             let old = digest(&old);

@@ -1,6 +1,6 @@
 //! Every default host path literal lives here (kubeadm's `app/constants/constants.go`).
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// Where plinth reads and writes on the host.
 ///
@@ -50,13 +50,28 @@ impl Paths {
         self
     }
 
-    /// Where the host path `p` is on disk for this run.
+    /// Where the host path `p` is on disk for this run. The host path is taken lexically, with
+    /// `..` clamped at the root as the kernel does at `/`, so a dry run can never reach outside
+    /// its directory (validation already refuses such paths; this is the second line).
     #[must_use]
     pub fn disk(&self, p: &Path) -> PathBuf {
-        match p.strip_prefix("/") {
-            Ok(rel) => self.root.join(rel),
-            Err(_) => self.root.join(p),
+        let mut out = self.root.clone();
+        let mut depth = 0usize;
+        for c in p.components() {
+            match c {
+                Component::Normal(n) => {
+                    out.push(n);
+                    depth += 1;
+                }
+                Component::ParentDir if depth > 0 => {
+                    out.pop();
+                    depth -= 1;
+                }
+                Component::ParentDir | Component::RootDir | Component::CurDir => {}
+                Component::Prefix(_) => {}
+            }
         }
+        out
     }
 
     /// On-disk PKI directory.
@@ -104,5 +119,24 @@ mod tests {
         assert_eq!(p.cert_dir, PathBuf::from("/etc/kubernetes/pki"));
         assert!(p.is_rooted());
         assert!(!Paths::host(Path::new("/x")).is_rooted());
+    }
+
+    #[test]
+    fn a_dry_run_never_maps_outside_its_directory() {
+        let p = Paths::host(Path::new("/etc/kubernetes/pki")).rooted(Path::new("/tmp/dry"));
+        for host in [
+            "/../../../../etc/kubernetes/escaped-pki",
+            "../../etc/kubernetes/escaped-pki",
+            "/etc/kubernetes/../../../../etc/kubernetes/escaped-pki",
+        ] {
+            let d = p.disk(Path::new(host));
+            assert_eq!(
+                d,
+                PathBuf::from("/tmp/dry/etc/kubernetes/escaped-pki"),
+                "{host}"
+            );
+        }
+        assert_eq!(p.disk(Path::new("")), PathBuf::from("/tmp/dry"));
+        assert_eq!(p.disk(Path::new("/a/./b/")), PathBuf::from("/tmp/dry/a/b"));
     }
 }

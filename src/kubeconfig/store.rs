@@ -11,7 +11,7 @@ use super::error::{Error, Result};
 use super::file::{Kubeconfig, decode_data, parse_kubeconfig, render_kubeconfig};
 use super::spec::{KUBECONFIGS, KubeconfigSpec};
 use crate::config::ResolvedConfig;
-use crate::host::fs::write_atomic;
+use crate::host::owned::write_recorded;
 use crate::pki::{self, AltNames, CertConfig, CertExpiry, ExtUsage, KeyPool};
 
 /// Kubeconfigs hold a private key: 0600 (client-go `clientcmd.WriteToFile`).
@@ -123,7 +123,7 @@ pub fn ensure_kubeconfig_at(
         &key.to_pem()?,
     );
     let text = render_kubeconfig(&kc, &path)?;
-    write_atomic(&path, text.as_bytes(), KUBECONFIG_MODE)?;
+    write_recorded(&path, text.as_bytes(), KUBECONFIG_MODE)?;
     Ok(KubeconfigOutcome::Generated)
 }
 

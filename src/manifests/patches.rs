@@ -81,6 +81,19 @@ pub enum PatchError {
         #[source]
         source: std::io::Error,
     },
+    /// A patch file is a symbolic link or not a regular file (a FIFO would block, a link
+    /// would make plinth read, and quote in errors, a file the user did not put there).
+    #[error(
+        "patch file {} is {what}: put the patch itself in the patches directory{}",
+        path.display(),
+        if *what == "a symbolic link" { " (or pass --allow-symlinks)" } else { "" }
+    )]
+    NotRegular {
+        /// The file.
+        path: PathBuf,
+        /// "a symbolic link", "not a regular file".
+        what: &'static str,
+    },
     /// The file name starts with no known target.
     #[error(
         "patch file {} names an unknown target; the name must start with one of {}",
@@ -293,13 +306,29 @@ impl PatchSet {
         paths.sort();
         let mut set = PatchSet::default();
         for path in paths {
-            if path.is_dir() {
+            let meta = std::fs::symlink_metadata(&path).map_err(|source| PatchError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            if meta.is_dir() {
                 continue;
             }
             let Some((target, kind)) = parse_name(&path)? else {
                 set.ignored.push(path);
                 continue;
             };
+            if meta.file_type().is_symlink() && !crate::host::fs::symlinks_allowed() {
+                return Err(PatchError::NotRegular {
+                    path,
+                    what: "a symbolic link",
+                });
+            }
+            if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                return Err(PatchError::NotRegular {
+                    path,
+                    what: "not a regular file",
+                });
+            }
             let text = std::fs::read_to_string(&path).map_err(|source| PatchError::ReadFile {
                 path: path.clone(),
                 source,
@@ -656,6 +685,22 @@ mod tests {
                 "{name}: the error must name the file: {e}"
             );
         }
+    }
+
+    #[test]
+    fn symlinked_patch_files_are_refused_without_reading_the_target() {
+        let d = tempfile::tempdir().unwrap();
+        let secret = d.path().join("secret");
+        std::fs::write(&secret, "root:x:0:0 first line of someone else's file\n").unwrap();
+        let patches = d.path().join("patches");
+        std::fs::create_dir(&patches).unwrap();
+        std::os::unix::fs::symlink(&secret, patches.join("etcd.yaml")).unwrap();
+        let e = chain(&PatchSet::load(&patches).unwrap_err());
+        assert!(
+            e.contains("symbolic link") && e.contains("etcd.yaml"),
+            "{e}"
+        );
+        assert!(!e.contains("root:x"), "the target's content leaked: {e}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::keys::{KeyPool, PrivateKey, load_key};
 use super::sans::alt_names;
 use super::spec::{CertSpec, ExtUsage, SA_KEY_FILE, SA_PUB_FILE, certs_for};
 use crate::config::ResolvedConfig;
-use crate::host::fs::write_atomic;
+use crate::host::owned::write_recorded;
 
 /// Mode of certificates and public files kubeadm makes world-readable.
 pub const CERT_MODE: u32 = 0o644;
@@ -132,8 +132,8 @@ fn pair_state(cert: &Path, key: &Path) -> Result<bool> {
 /// Key first, then certificate (kubeadm's order), so a crash leaves no certificate whose key
 /// was never written.
 fn write_pair(cert_path: &Path, cert: &Cert, key_path: &Path, key: &PrivateKey) -> Result<()> {
-    write_atomic(key_path, key.to_pem()?.as_bytes(), KEY_MODE)?;
-    write_atomic(cert_path, cert.pem.as_bytes(), CERT_MODE)?;
+    write_recorded(key_path, key.to_pem()?.as_bytes(), KEY_MODE)?;
+    write_recorded(cert_path, cert.pem.as_bytes(), CERT_MODE)?;
     Ok(())
 }
 
@@ -323,7 +323,7 @@ pub fn ensure_sa(dir: &Path, keys: &mut KeyPool) -> Result<SaOutcome> {
         }
         (true, false) => {
             let key = load_key(&key_path)?;
-            write_atomic(&pub_path, key.public_key_pem().as_bytes(), KEY_MODE)?;
+            write_recorded(&pub_path, key.public_key_pem().as_bytes(), KEY_MODE)?;
             Ok(SaOutcome::DerivedPublicKey)
         }
         (false, true) => Err(Error::IncompletePair {
@@ -332,8 +332,8 @@ pub fn ensure_sa(dir: &Path, keys: &mut KeyPool) -> Result<SaOutcome> {
         }),
         (false, false) => {
             let key = keys.take()?;
-            write_atomic(&key_path, key.to_pem()?.as_bytes(), KEY_MODE)?;
-            write_atomic(&pub_path, key.public_key_pem().as_bytes(), KEY_MODE)?;
+            write_recorded(&key_path, key.to_pem()?.as_bytes(), KEY_MODE)?;
+            write_recorded(&pub_path, key.public_key_pem().as_bytes(), KEY_MODE)?;
             Ok(SaOutcome::Generated)
         }
     }
@@ -362,6 +362,7 @@ mod tests {
 
     use super::*;
     use crate::config::KeyAlgorithm;
+    use crate::host::fs::write_atomic;
     use crate::pki::issue::generate_signed_cert;
     use crate::pki::keys::generate_key;
     use crate::pki::spec::{CERTS, find};

@@ -13,7 +13,7 @@ use super::{CheckResult, Outcome, Scope};
 use crate::config::{EtcdMode, ResolvedConfig};
 use crate::host::Paths;
 use crate::host::owned::{Ownership, ownership};
-use crate::manifests::{Component, parse_pod};
+use crate::manifests::Component;
 
 /// kubeadm `ControlPlaneNumCPU`.
 const MIN_CPUS: usize = 2;
@@ -128,19 +128,35 @@ fn manifest_check(paths: &Paths, own: &Own, c: Component) -> CheckResult {
     result(path_name("FileAvailable", &shown), Scope::Files, outcome)
 }
 
-/// `--data-dir` of a static etcd manifest.
-fn etcd_data_dir(manifest: &Path) -> Option<PathBuf> {
+/// The value of `--<flag>=` in the first container of a static Pod manifest (none when the file
+/// is absent, not a Pod, or has no such flag). Lenient: the manifest may be kubeadm's or edited
+/// by hand, not one that passes plinth's own static Pod checks.
+fn manifest_flag(manifest: &Path, flag: &str) -> Option<String> {
     let text = std::fs::read_to_string(manifest).ok()?;
-    let pod = parse_pod(Component::Etcd, &text).ok()?;
+    let pod: k8s_openapi::api::core::v1::Pod = serde_saphyr::from_str(&text).ok()?;
     let spec = pod.spec?;
     let container = spec.containers.first()?;
+    let prefix = format!("--{flag}=");
     container
         .command
         .iter()
         .flatten()
         .chain(container.args.iter().flatten())
-        .find_map(|a| a.strip_prefix("--data-dir="))
-        .map(PathBuf::from)
+        .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
+}
+
+/// `--data-dir` of a static etcd manifest (none when the file is absent or not an etcd Pod).
+#[must_use]
+pub fn etcd_data_dir(manifest: &Path) -> Option<PathBuf> {
+    manifest_flag(manifest, "data-dir").map(PathBuf::from)
+}
+
+/// The certificates directory a kube-apiserver manifest uses: the directory of its
+/// `--client-ca-file` (kubeadm writes `<certificatesDir>/ca.crt` there).
+#[must_use]
+pub fn apiserver_cert_dir(manifest: &Path) -> Option<PathBuf> {
+    manifest_flag(manifest, "client-ca-file")
+        .and_then(|f| Path::new(&f).parent().map(Path::to_path_buf))
 }
 
 fn etcd_dir_check(paths: &Paths, own: &Own, data_dir: &Path) -> CheckResult {

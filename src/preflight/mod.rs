@@ -7,7 +7,7 @@
 mod checks;
 mod probe;
 
-pub use checks::{KUBEADM_ONLY_CHECKS, init_checks};
+pub use checks::{KUBEADM_ONLY_CHECKS, apiserver_cert_dir, etcd_data_dir, init_checks};
 pub use probe::{HostProbe, PortState, RealHost, SocketState};
 
 /// What one check found.

@@ -4,9 +4,11 @@
 
 mod config;
 mod golden;
+mod jail;
 mod output;
 mod pki;
 mod preflight;
 mod props;
 mod reset;
+mod safety;
 mod util;

@@ -559,11 +559,15 @@ fn check_everything(site: &Site, rsa: bool) {
     }
 }
 
-const ALL_FILES: [&str; 28] = [
+/// What the certs and kubeconfig phases write, with the ledgers that let reset remove exactly
+/// these (`.plinth-owned`, issue #11).
+const ALL_FILES: [&str; 31] = [
+    ".plinth-owned",
     "admin.conf",
     "config.yaml",
     "controller-manager.conf",
     "kubelet.conf",
+    "pki/.plinth-owned",
     "pki/apiserver-etcd-client.crt",
     "pki/apiserver-etcd-client.key",
     "pki/apiserver-kubelet-client.crt",
@@ -572,6 +576,7 @@ const ALL_FILES: [&str; 28] = [
     "pki/apiserver.key",
     "pki/ca.crt",
     "pki/ca.key",
+    "pki/etcd/.plinth-owned",
     "pki/etcd/ca.crt",
     "pki/etcd/ca.key",
     "pki/etcd/healthcheck-client.crt",
@@ -741,7 +746,7 @@ fn external_etcd_gets_no_etcd_certificates() {
     assert!(!files.iter().any(|f| f.contains("etcd")), "{files:?}");
     assert_eq!(
         files.iter().filter(|f| f.starts_with("pki/")).count(),
-        12,
+        13,
         "{files:?}"
     );
     assert!(
@@ -780,7 +785,13 @@ fn single_phases_run_alone_and_need_their_ca() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
         files_under(&site.path("pki")),
-        ["apiserver.crt", "apiserver.key", "ca.crt", "ca.key"]
+        [
+            ".plinth-owned",
+            "apiserver.crt",
+            "apiserver.key",
+            "ca.crt",
+            "ca.key"
+        ]
     );
     let sans = x509(&site.pki("apiserver.crt"), &["-ext", "subjectAltName"]);
     assert!(

@@ -30,9 +30,27 @@ fn populate(root: &Path) {
     w("etc/kubernetes/pki/etcd/ca.key", "key");
     w("var/lib/kubelet/config.yaml", "kubelet");
     w("var/lib/etcd/member/snap/db", "data");
-    // plinth's ledgers of the files it wrote go with the contents of their directories.
-    w("etc/kubernetes/manifests/.plinth-owned", "{\"files\":{}}");
-    w("var/lib/kubelet/.plinth-owned", "{\"files\":{}}");
+    // plinth's ledgers of the files it wrote: reset removes what they list, and them.
+    w(
+        "etc/kubernetes/manifests/.plinth-owned",
+        "{\"files\":{\"etcd.yaml\":[],\"kube-apiserver.yaml\":[]}}",
+    );
+    w(
+        "var/lib/kubelet/.plinth-owned",
+        "{\"files\":{\"config.yaml\":[]}}",
+    );
+    w(
+        "etc/kubernetes/pki/.plinth-owned",
+        "{\"files\":{\"ca.crt\":[]}}",
+    );
+    w(
+        "etc/kubernetes/pki/etcd/.plinth-owned",
+        "{\"created\":true,\"files\":{\"ca.key\":[]}}",
+    );
+    w(
+        "etc/kubernetes/.plinth-owned",
+        "{\"files\":{\"admin.conf\":[],\"super-admin.conf\":[],\"kubelet.conf\":[],\"controller-manager.conf\":[],\"scheduler.conf\":[]}}",
+    );
     // Files plinth did not create, next to the ones it did.
     w("etc/kubernetes/notes.txt", "mine");
     w(
@@ -69,7 +87,7 @@ fn reset_removes_what_init_wrote_and_nothing_else() {
     let o = reset(&root, &cfg, &["--force"]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("Deleting contents of directories"), "{t}");
+    assert!(t.contains("that plinth wrote or configured"), "{t}");
     assert!(t.contains("does not clean CNI configuration"), "{t}");
     assert_eq!(
         files_under(&root),
@@ -127,7 +145,7 @@ fn reset_dry_run_lists_and_removes_nothing() {
     let o = reset(&root, &cfg, &["--dry-run"]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("Would delete contents of"), "{t}");
+    assert!(t.contains("Would delete from"), "{t}");
     assert!(t.contains("admin.conf"), "{t}");
     assert_eq!(files_under(&root), before);
 }

@@ -4,26 +4,17 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
 use crate::host::Paths;
-use crate::host::cleanup::{clean_dir, dir_entries, mounts_under, port_in_use, remove_files};
+use crate::host::cleanup::{
+    CleanupPlan, DirKind, Scope, Target, execute, mounts_under, plan, port_in_use,
+};
 use crate::report::Reporter;
 
 use super::runner::{Decision, Node, Phase, Workflow};
-
-/// The kubeconfig files kubeadm's reset deletes (kubeadm `resetConfigDir`).
-pub const KUBECONFIG_FILES: [&str; 6] = [
-    "admin.conf",
-    "super-admin.conf",
-    "kubelet.conf",
-    "bootstrap-kubelet.conf",
-    "controller-manager.conf",
-    "scheduler.conf",
-];
 
 /// Ports of the control-plane components, checked after their manifests are removed.
 pub const COMPONENT_PORTS: [u16; 5] = [2379, 2380, 10257, 10259, 10250];
@@ -32,14 +23,14 @@ pub const COMPONENT_PORTS: [u16; 5] = [2379, 2380, 10257, 10259, 10250];
 pub struct ResetContext {
     /// Where files are.
     pub paths: Paths,
-    /// etcd's data directory (host view).
-    pub etcd_data_dir: PathBuf,
+    /// The directories reset cleans, on disk, manifests first (see [`ResetContext::targets_for`]).
+    pub targets: Vec<Target>,
     /// The API server port to wait for.
     pub api_port: u16,
     /// Extra addresses the components listened on (advertise address), besides loopback.
     pub listen_addresses: Vec<IpAddr>,
-    /// Also remove `/etc/kubernetes/tmp`.
-    pub cleanup_tmp_dir: bool,
+    /// `--all`: clean kubeadm's directories whole, as kubeadm does, not only plinth's files.
+    pub all: bool,
     /// Do not ask for confirmation.
     pub force: bool,
     /// Only list what would be removed.
@@ -94,9 +85,11 @@ impl Phase<ResetContext> for Preflight {
             )
             .into());
         }
-        print!(
-            "[reset] The files plinth's init wrote on this host will be removed.\n[reset] Are you sure you want to proceed? [y/N]: "
-        );
+        match ctx.plan() {
+            Ok(p) => describe(&ctx.report, &p, false),
+            Err(e) => ctx.report.warn("reset", format!("{e:#}")),
+        }
+        print!("[reset] Are you sure you want to proceed? [y/N]: ");
         std::io::stdout().flush().ok();
         let mut answer = String::new();
         std::io::stdin()
@@ -263,44 +256,12 @@ impl Phase<ResetContext> for CleanupNode {
     fn run(&self, ctx: &mut ResetContext) -> anyhow::Result<()> {
         let p = &ctx.paths;
         let r = &ctx.report;
-        let manifests = p.manifests_dir_disk();
-        let mut dirs = vec![
-            p.kubelet_dir_disk(),
-            p.disk(&ctx.etcd_data_dir),
-            p.cert_dir_disk(),
-        ];
-        if ctx.cleanup_tmp_dir {
-            dirs.push(p.kubeconfig_dir_disk().join("tmp"));
-        }
-        let files: Vec<PathBuf> = KUBECONFIG_FILES
-            .iter()
-            .map(|f| p.kubeconfig_dir_disk().join(f))
-            .collect();
-
         if ctx.dry_run {
+            let plan = ctx.plan()?;
+            describe(r, &plan, true);
             r.say(
                 "reset",
-                "Would delete the static Pod manifests, then wait for the components to stop",
-            );
-            for d in std::iter::once(&manifests).chain(&dirs) {
-                let e = dir_entries(d)?;
-                r.say(
-                    "reset",
-                    format!(
-                        "Would delete contents of {} ({} entries)",
-                        d.display(),
-                        e.len()
-                    ),
-                );
-            }
-            let existing: Vec<String> = files
-                .iter()
-                .filter(|f| f.exists())
-                .map(|f| f.display().to_string())
-                .collect();
-            r.say(
-                "reset",
-                format!("Would delete files: [{}]", existing.join(" ")),
+                "Would delete the static Pod manifests first, then wait for the components to stop",
             );
             r.say(
                 "reset",
@@ -314,7 +275,16 @@ impl Phase<ResetContext> for CleanupNode {
         }
 
         // Manifests first, so the kubelet stops the components before their files go away.
-        let removed = clean_dir(&manifests)?;
+        let first = ctx.plan()?;
+        say_scope(r, &first);
+        let manifests = first
+            .dirs
+            .iter()
+            .zip(&ctx.targets)
+            .find(|(_, t)| t.kind == DirKind::Manifests)
+            .map(|(d, _)| d.clone())
+            .unwrap_or_default();
+        let removed = execute(&manifests)?;
         // The kubelet ignores dot-files (plinth's ledger is one): count only what it ran.
         let pods = removed
             .paths
@@ -331,7 +301,7 @@ impl Phase<ResetContext> for CleanupNode {
                 p.manifests_dir.display().to_string()
             ),
         );
-        if !removed.paths.is_empty() {
+        if pods > 0 {
             r.say("reset", "Waiting for the control-plane components to stop");
             let busy = Self::wait_for_ports(ctx);
             if !busy.is_empty() {
@@ -403,27 +373,153 @@ impl Phase<ResetContext> for CleanupNode {
                 }
             }
         }
-        let mut gone = Vec::new();
-        for d in &dirs {
-            gone.extend(clean_dir(d)?.paths);
+        // The plan made before anything was removed (the manifests' ledger, which says whether
+        // etcd's data is plinth's, is gone by now); the manifests are done.
+        let plan = first;
+        let mut gone = removed.paths;
+        let mut names = Vec::new();
+        for (dp, t) in plan.dirs.iter().zip(&ctx.targets) {
+            if t.kind == DirKind::Manifests {
+                continue;
+            }
+            gone.extend(execute(dp)?.paths);
+            names.push(dp.dir.display().to_string());
         }
-        let names: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         r.say(
             "reset",
-            format!("Deleting contents of directories: [{}]", names.join(" ")),
+            format!(
+                "Deleted {} entries {} in [{}]",
+                gone.len(),
+                match plan.scope {
+                    Scope::Ledger => "that plinth wrote or configured",
+                    Scope::Kubeadm(_) | Scope::All => "(kubeadm's list)",
+                },
+                names.join(" ")
+            ),
         );
-        let removed_files = remove_files(&files)?;
-        let fnames: Vec<String> = removed_files
-            .paths
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect();
-        r.say("reset", format!("Deleting files: [{}]", fnames.join(" ")));
-        for g in gone.iter().chain(&removed_files.paths) {
+        for g in &gone {
             r.wrote(g);
         }
+        say_left(r, &plan);
         print_left_behind(r);
         Ok(())
+    }
+}
+
+impl ResetContext {
+    /// The directories a reset of `paths` looks at, in cleaning order: the manifests, the
+    /// kubelet's directory, etcd's data directory (when local), the PKI, the kubeconfig files, and
+    /// `/etc/kubernetes/tmp` when asked.
+    #[must_use]
+    pub fn targets_for(
+        paths: &Paths,
+        etcd_data_dir: Option<&std::path::Path>,
+        cleanup_tmp_dir: bool,
+    ) -> Vec<Target> {
+        let mut t = vec![
+            Target {
+                dir: paths.manifests_dir_disk(),
+                kind: DirKind::Manifests,
+            },
+            Target {
+                dir: paths.kubelet_dir_disk(),
+                kind: DirKind::Kubelet,
+            },
+        ];
+        if let Some(d) = etcd_data_dir {
+            t.push(Target {
+                dir: paths.disk(d),
+                kind: DirKind::EtcdData,
+            });
+        }
+        t.push(Target {
+            dir: paths.cert_dir_disk(),
+            kind: DirKind::Pki,
+        });
+        t.push(Target {
+            dir: paths.kubeconfig_dir_disk(),
+            kind: DirKind::Kubeconfig,
+        });
+        if cleanup_tmp_dir {
+            t.push(Target {
+                dir: paths.kubeconfig_dir_disk().join("tmp"),
+                kind: DirKind::Tmp,
+            });
+        }
+        t
+    }
+
+    /// What cleanup-node will remove and leave, decided from the ledgers (read-only).
+    ///
+    /// # Errors
+    /// A directory that cannot be read.
+    pub fn plan(&self) -> anyhow::Result<CleanupPlan> {
+        Ok(plan(&self.targets, self.all)?)
+    }
+}
+
+/// Lists a plan: per directory what goes (or would go), then what stays.
+fn describe(r: &Reporter, plan: &CleanupPlan, dry_run: bool) {
+    say_scope(r, plan);
+    let verb = if dry_run {
+        "Would delete"
+    } else {
+        "Will delete"
+    };
+    for d in &plan.dirs {
+        if d.remove.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = d
+            .remove
+            .iter()
+            .map(|p| {
+                p.strip_prefix(&d.dir)
+                    .map_or_else(|_| p.display().to_string(), |q| q.display().to_string())
+            })
+            .collect();
+        r.say(
+            "reset",
+            format!("{verb} from {}: {}", d.dir.display(), list.join(" ")),
+        );
+    }
+    if plan.removals().next().is_none() {
+        r.say(
+            "reset",
+            format!("{verb} nothing: no file of plinth's was found"),
+        );
+    }
+    say_left(r, plan);
+}
+
+/// Says which rule the plan follows, unless it is the ledger (the normal case).
+fn say_scope(r: &Reporter, plan: &CleanupPlan) {
+    match &plan.scope {
+        Scope::Ledger => {}
+        Scope::Kubeadm(evidence) => r.say(
+            "reset",
+            format!(
+                "No plinth ledger on this host, and {} exists: cleaning kubeadm's directories as `kubeadm reset` does",
+                evidence.display()
+            ),
+        ),
+        Scope::All => r.say(
+            "reset",
+            "--all: cleaning kubeadm's directories whole, as `kubeadm reset` does",
+        ),
+    }
+}
+
+fn say_left(r: &Reporter, plan: &CleanupPlan) {
+    let left: Vec<String> = plan.left().map(|p| p.display().to_string()).collect();
+    if !left.is_empty() {
+        r.say(
+            "reset",
+            format!(
+                "Left in place (not written by plinth): {}. Remove them yourself, or run `plinth reset --all` to clean these directories as kubeadm does",
+                left.join(" ")
+            ),
+        );
     }
 }
 
