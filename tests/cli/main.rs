@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
+mod crash;
 mod golden;
+mod lock;
 mod output;
 mod pki;
 mod preflight;
