@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{assert_pki_consistent, plinth_command, temp_files_under, text};
+use crate::util::{LOCK_FILE_ENV, assert_pki_consistent, plinth_command, temp_files_under, text};
 
 const CONFIG: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.168.122.10\nnodeRegistration:\n  name: cp-1\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nencryptionAlgorithm: ECDSA-P256\n";
 
@@ -29,7 +29,9 @@ impl Site {
 
     fn phase(&self, phase: &str) -> Command {
         let mut c = plinth_command();
-        c.args(["init", "phase", phase, "all", "--config"])
+        // Its own lock file, removed with the site.
+        c.env(LOCK_FILE_ENV, self.path("plinth.lock"))
+            .args(["init", "phase", phase, "all", "--config"])
             .arg(self.path("config.yaml"))
             .arg("--cert-dir")
             .arg(self.path("pki"))
