@@ -227,6 +227,13 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
             ),
         );
     }
+    // One writer per host, after validation and before the first write (a dry run writes
+    // only under its own directory and takes none).
+    let _lock = if flags.dry_run {
+        None
+    } else {
+        Some(lock_host(&paths, &plan, &report)?)
+    };
     let mut ctx = InitContext {
         cfg,
         paths,
@@ -439,4 +446,46 @@ fn expiration_tables(certs: &[crate::pki::CertExpiry], cas: &[crate::pki::CertEx
     ]];
     b.extend(cas.iter().map(|e| row(e, false)));
     format!("{}\n{}", table(a), table(b))
+}
+
+/// Takes the host lock (saying so if it had to wait), then removes the temp files a killed run
+/// left in the directories `plan` writes; only those, so `init phase certs` leaves the host's
+/// manifest and kubelet directories alone.
+fn lock_host(
+    paths: &Paths,
+    plan: &crate::phases::runner::Plan,
+    report: &Reporter,
+) -> anyhow::Result<crate::host::lock::HostLock> {
+    let lock = crate::host::lock::acquire_host(paths)?;
+    if lock.waited().is_some() {
+        report.say("init", lock.to_string());
+    }
+    let planned = |groups: &[&str]| {
+        plan.leaves
+            .iter()
+            .any(|l| groups.contains(&l.split('/').next().unwrap_or_default()))
+    };
+    let cert_dir = paths.cert_dir_disk();
+    let mut dirs = Vec::new();
+    if planned(&["certs"]) {
+        dirs.extend([cert_dir.join("etcd"), cert_dir]);
+    }
+    if planned(&["kubeconfig", "kubelet-finalize"]) {
+        dirs.push(paths.kubeconfig_dir_disk());
+    }
+    if planned(&["etcd", "control-plane"]) {
+        dirs.push(paths.manifests_dir_disk());
+    }
+    if planned(&["kubelet-start", "kubelet-finalize"]) {
+        dirs.push(paths.kubelet_dir_disk());
+    }
+    let swept = crate::host::fs::sweep_stale_temps_in(&dirs)?;
+    if swept > 0 {
+        let s = if swept == 1 { "" } else { "s" };
+        report.say(
+            "init",
+            format!("Removed {swept} stale temporary file{s} left by an interrupted run"),
+        );
+    }
+    Ok(lock)
 }

@@ -155,6 +155,12 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         cri_socket,
         confirmed: !plan.contains("preflight"),
     };
+    // One writer per host (a dry run changes nothing and takes no lock).
+    let _lock = if ctx.dry_run {
+        None
+    } else {
+        Some(crate::host::lock::acquire_host(&ctx.paths)?)
+    };
     // Confirmation comes first: nothing may be removed before the user agreed.
     let result = wf.run(&plan, &mut ctx, Policy::BestEffort, |ev| {
         if let Event::Finished(step) = ev

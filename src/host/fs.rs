@@ -252,3 +252,170 @@ mod tests {
         );
     }
 }
+
+/// Random characters in the temp-file names [`write_atomic_in`] creates (tempfile's default).
+const TEMP_RAND_LEN: usize = 6;
+
+/// Cleaning up stale temp files failed.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to remove stale temporary files at {}", path.display())]
+pub struct SweepError {
+    /// The directory that could not be read, or the file that could not be removed.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Whether `name` is one of [`write_atomic_in`]'s temp files: `.<target>.<6 alphanumerics>.tmp`.
+/// Nothing else is ever removed by [`sweep_stale_temps`], so a user's `.x.tmp` stays.
+#[must_use]
+pub fn is_plinth_temp_name(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((target, random)) = inner.rsplit_once('.') else {
+        return false;
+    };
+    !target.is_empty()
+        && random.len() == TEMP_RAND_LEN
+        && random.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Removes the temp files a killed run left in `dir` (regular files named by
+/// [`is_plinth_temp_name`]; not recursive; a missing `dir` has none) and returns how many.
+///
+/// Call it only while holding the host lock ([`super::lock`]): without it, a temp file that
+/// another run is about to rename would look stale.
+///
+/// # Errors
+/// [`SweepError`] naming the directory or file.
+pub fn sweep_stale_temps(dir: &Path) -> Result<usize, SweepError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(SweepError {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|source| SweepError {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(is_plinth_temp_name) {
+            continue;
+        }
+        let path = entry.path();
+        // Not a link or a directory: write_atomic_in only ever creates regular files.
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(SweepError { path, source }),
+        }
+    }
+    Ok(removed)
+}
+
+/// [`sweep_stale_temps`] over `dirs` (each once); returns how many files were removed.
+///
+/// # Errors
+/// The first [`SweepError`].
+pub fn sweep_stale_temps_in(dirs: &[PathBuf]) -> Result<usize, SweepError> {
+    let mut dirs: Vec<&PathBuf> = dirs.iter().collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs.into_iter().map(|d| sweep_stale_temps(d)).sum()
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    #[test]
+    fn only_plinths_own_temp_names_match() {
+        for ok in [
+            ".ca.key.AbC123.tmp",
+            ".admin.conf.x9y8z7.tmp",
+            "..plinth-owned.aaaaaa.tmp",
+        ] {
+            assert!(is_plinth_temp_name(ok), "{ok}");
+        }
+        for no in [
+            "ca.key.AbC123.tmp",
+            ".ca.key.tmp",
+            ".ca.key.AbC12.tmp",
+            ".ca.key.AbC1234.tmp",
+            ".ca.key.AbC-12.tmp",
+            "..AbC123.tmp",
+            ".ca.key.AbC123.tmp.bak",
+            ".notes.tmp",
+        ] {
+            assert!(!is_plinth_temp_name(no), "{no}");
+        }
+        // The names write_atomic_in's builder makes, whatever the random part.
+        let d = tempfile::tempdir().unwrap();
+        for _ in 0..20 {
+            let t = tempfile::Builder::new()
+                .prefix(".apiserver.key.")
+                .suffix(".tmp")
+                .tempfile_in(d.path())
+                .unwrap();
+            let name = t.path().file_name().unwrap().to_str().unwrap().to_string();
+            assert!(is_plinth_temp_name(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn sweep_removes_stale_temps_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let keep = ["ca.key", ".x.tmp", ".ca.key.short.tmp", "notes.AbC123.tmp"];
+        for f in keep {
+            fs::write(d.path().join(f), "x").unwrap();
+        }
+        fs::write(d.path().join(".ca.key.AbC123.tmp"), "half").unwrap();
+        fs::write(d.path().join(".ca.crt.zzzzzz.tmp"), "").unwrap();
+        // A directory or a link with the pattern is not plinth's temp file.
+        fs::create_dir(d.path().join(".dir.AbC123.tmp")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("ca.key"), d.path().join(".l.AbC123.tmp"))
+            .unwrap();
+        assert_eq!(sweep_stale_temps(d.path()).unwrap(), 2);
+        let mut names: Vec<String> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let mut want: Vec<&str> = keep.to_vec();
+        want.extend([".dir.AbC123.tmp", ".l.AbC123.tmp"]);
+        want.sort_unstable();
+        assert_eq!(names, want);
+        assert_eq!(sweep_stale_temps(&d.path().join("missing")).unwrap(), 0);
+    }
+
+    #[test]
+    fn sweep_covers_each_directory_once() {
+        let d = tempfile::tempdir().unwrap();
+        let dirs = [
+            d.path().join("pki"),
+            d.path().join("pki/etcd"),
+            d.path().join("m"),
+        ];
+        for dir in &dirs {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join(".f.AbC123.tmp"), "").unwrap();
+        }
+        let mut twice = dirs.to_vec();
+        twice.extend(dirs.iter().cloned());
+        twice.push(d.path().join("missing"));
+        assert_eq!(sweep_stale_temps_in(&twice).unwrap(), dirs.len());
+        assert_eq!(sweep_stale_temps_in(&twice).unwrap(), 0);
+    }
+}

@@ -1,10 +1,12 @@
 //! The host: where files live ([`Paths`]), how they are written ([`fs`]), which ones plinth
-//! wrote ([`owned`]) and the init system ([`service`]). Every host path plinth uses derives from
-//! a `Paths` value, so tests and dry runs point it at a directory.
+//! wrote ([`owned`]), the init system ([`service`]) and one run at a time ([`lock`]). Every
+//! host path plinth uses derives from a `Paths` value, so tests and dry runs point it at a
+//! directory.
 
 pub mod cleanup;
 pub mod cri;
 pub mod fs;
+pub mod lock;
 pub mod owned;
 mod paths;
 pub mod service;

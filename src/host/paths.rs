@@ -29,6 +29,8 @@ pub const DEFAULT_CERT_DIR: &str = "/etc/kubernetes/pki";
 pub(crate) const DEFAULT_MANIFESTS_DIR: &str = "/etc/kubernetes/manifests";
 /// `/var/lib/kubelet`.
 pub(crate) const DEFAULT_KUBELET_DIR: &str = "/var/lib/kubelet";
+/// The host lock (`host::lock`); `/run` is cleared at boot, like the lock itself.
+pub(crate) const LOCK_FILE: &str = "/run/plinth.lock";
 
 impl Paths {
     /// kubeadm's layout on the real host, with the PKI at `cert_dir`.

@@ -1,5 +1,6 @@
-//! Converging the PKI directory: reuse what is valid, generate what is missing, and refuse,
-//! naming the file and the fix, anything half-present or wrong. Nothing is ever overwritten.
+//! Converging the PKI directory: reuse what is valid, generate what is missing, complete what
+//! an interrupted run left (a key without its certificate), and refuse, naming the file and the
+//! fix, anything else half-present or wrong. Nothing is ever overwritten.
 //! kubeadm: `app/phases/certs/certs.go` (`writeCertificateAuthorityFilesIfNotExist`,
 //! `writeCertificateFilesIfNotExist`, `CreateServiceAccountKeyAndPublicKeyFiles`).
 
@@ -15,7 +16,7 @@ use super::error::{Detail, Error, Result};
 use super::issue::{CertConfig, generate_ca_cert};
 use super::keys::{KeyPool, PrivateKey, load_key};
 use super::sans::alt_names;
-use super::spec::{CertSpec, ExtUsage, SA_KEY_FILE, SA_PUB_FILE, certs_for};
+use super::spec::{CERTS, CertSpec, ExtUsage, SA_KEY_FILE, SA_PUB_FILE, certs_for};
 use crate::config::ResolvedConfig;
 use crate::host::owned::write_recorded;
 
@@ -51,10 +52,12 @@ pub enum SaOutcome {
 ///
 /// A CA is reused when present (never replaced); a leaf is reused when its key matches, its
 /// CA signed it, and its CN, SANs, usages and validity fit. Missing pairs are generated with
-/// a key from `keys`.
+/// a key from `keys`. A key without its certificate (a run killed between the two writes)
+/// keeps its key and gets the certificate; for a CA key only while nothing the CA signs exists.
 ///
 /// # Errors
-/// Half a pair ([`Error::IncompletePair`]), [`Error::KeyMismatch`], [`Error::WrongIssuer`],
+/// A certificate without its key, or a CA key without its certificate next to certificates
+/// it signed ([`Error::IncompletePair`]), [`Error::KeyMismatch`], [`Error::WrongIssuer`],
 /// [`Error::WrongCommonName`], [`Error::MissingSans`], [`Error::MissingUsages`],
 /// [`Error::Expired`], [`Error::NotYetValid`], [`Error::NotCa`], a missing CA
 /// ([`Error::MissingCa`]) or CA key ([`Error::MissingCaKey`], [`Error::ExternalCaIncomplete`]),
@@ -168,10 +171,28 @@ fn ensure_ca(
         return Ok(CertOutcome::Reused(ca.cert));
     }
     if key_path.exists() {
-        return Err(Error::IncompletePair {
-            present: key_path,
-            missing: cert_path,
-        });
+        // A CA key without its certificate. plinth writes the CA pair before anything the CA
+        // signs, so if nothing it could have signed is here, this is a run killed between
+        // the key and the certificate: no CA exists yet, nothing trusts one, and the
+        // certificate is issued for the key on disk (reused, not replaced, so even a
+        // certificate signed with it elsewhere still verifies). If a leaf of this CA exists,
+        // its ca.crt was lost after the fact: that is not ours to recreate (plinth never
+        // replaces a CA), so it stays an error asking for the file.
+        let signed = CERTS
+            .iter()
+            .filter(|c| c.ca == Some(spec.name))
+            .flat_map(|c| [dir.join(c.cert_file()), dir.join(c.key_file())])
+            .any(|p| p.exists());
+        if signed {
+            return Err(Error::IncompletePair {
+                present: key_path,
+                missing: cert_path,
+            });
+        }
+        let key = load_key(&key_path)?;
+        let cert = generate_ca_cert(&cert_config(spec, cfg), &key, now)?;
+        write_atomic(&cert_path, cert.pem.as_bytes(), CERT_MODE)?;
+        return Ok(CertOutcome::Generated(cert));
     }
     let key = keys.take()?;
     let cert = generate_ca_cert(&cert_config(spec, cfg), &key, now)?;
@@ -189,7 +210,13 @@ fn ensure_leaf(
 ) -> Result<CertOutcome> {
     let cert_path = dir.join(spec.cert_file());
     let key_path = dir.join(spec.key_file());
-    let exists = pair_state(&cert_path, &key_path)?;
+    // A certificate without its key is an error (the key is lost; write_pair writes the key
+    // first, so no crash of ours leaves that). A key without its certificate is what a run
+    // killed between the two writes leaves: it is reused below.
+    let (exists, orphan_key) = match pair_state(&cert_path, &key_path) {
+        Err(Error::IncompletePair { present, .. }) if present == key_path => (false, true),
+        other => (other?, false),
+    };
     let ca_cert_path = dir.join(ca_spec.cert_file());
     if !ca_cert_path.exists() {
         return Err(Error::MissingCa {
@@ -211,6 +238,16 @@ fn ensure_leaf(
             cert: cert_path,
             ca_key: ca.key_path,
         });
+    }
+    if orphan_key {
+        // Reuse the key rather than replace it: nothing is overwritten (plinth never
+        // overwrites), the key pool was sized for it (`cert_needs_key` counts the pair as
+        // present), and a key placed there on purpose gets its certificate, as
+        // `kubeadm certs renew` keeps keys. A key that does not parse stays an error naming it.
+        let key = load_key(&key_path)?;
+        let cert = ca.sign(&want, &key, &cert_path, now)?;
+        write_atomic(&cert_path, cert.pem.as_bytes(), CERT_MODE)?;
+        return Ok(CertOutcome::Generated(cert));
     }
     let key = keys.take()?;
     let cert = ca.sign(&want, &key, &cert_path, now)?;
@@ -508,6 +545,85 @@ mod tests {
         fails_untouched(d.path(), &["ca.key exists but", "ca.crt"], || {
             ensure_cert(spec("ca"), &c, d.path(), &mut keys)
         });
+    }
+
+    #[test]
+    fn a_leaf_key_left_without_its_certificate_gets_one_and_is_kept() {
+        let c = cfg("", "");
+        let d = full(&c);
+        for leaf in ["apiserver", "etcd-peer"] {
+            let s = spec(leaf);
+            std::fs::remove_file(d.path().join(s.cert_file())).unwrap();
+            let key_before = std::fs::read(d.path().join(s.key_file())).unwrap();
+            let mut keys = KeyPool::empty(KeyAlgorithm::EcdsaP256);
+            let o = ensure_cert(s, &c, d.path(), &mut keys).unwrap();
+            assert!(matches!(o, CertOutcome::Generated(_)), "{leaf}: {o:?}");
+            assert_eq!(
+                std::fs::read(d.path().join(s.key_file())).unwrap(),
+                key_before,
+                "{leaf}: the key is reused, not replaced"
+            );
+            let cert = load_cert(&d.path().join(s.cert_file())).unwrap();
+            assert!(cert.matches_key(&load_key(&d.path().join(s.key_file())).unwrap()));
+            let ca = load_cert(&d.path().join(s.ca_spec().unwrap().cert_file())).unwrap();
+            assert!(cert.is_signed_by(&ca), "{leaf}");
+            assert_eq!(
+                std::fs::metadata(d.path().join(s.cert_file()))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o644
+            );
+            // And the next run reuses the completed pair.
+            assert!(matches!(
+                ensure_cert(s, &c, d.path(), &mut keys).unwrap(),
+                CertOutcome::Reused(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_ca_key_without_any_ca_certificate_is_completed_with_that_key() {
+        let c = cfg("", "");
+        let d = tempfile::tempdir().unwrap();
+        let key = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+        let pem = key.to_pem().unwrap();
+        write_atomic(&d.path().join("etcd/ca.key"), pem.as_bytes(), KEY_MODE).unwrap();
+        let mut keys = KeyPool::empty(KeyAlgorithm::EcdsaP256);
+        let o = ensure_cert(spec("etcd-ca"), &c, d.path(), &mut keys).unwrap();
+        assert!(matches!(o, CertOutcome::Generated(_)), "{o:?}");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("etcd/ca.key")).unwrap(),
+            pem
+        );
+        let ca = load_cert(&d.path().join("etcd/ca.crt")).unwrap();
+        assert!(ca.is_ca && ca.matches_key(&key));
+        assert!(matches!(
+            ensure_cert(spec("etcd-ca"), &c, d.path(), &mut keys).unwrap(),
+            CertOutcome::Reused(_)
+        ));
+    }
+
+    #[test]
+    fn a_ca_key_whose_certificate_is_lost_after_signing_is_refused() {
+        let c = cfg("", "");
+        let d = full(&c);
+        // Only the leaf's key is left of what etcd-ca signed: still evidence of a CA.
+        for s in CERTS.iter().filter(|s| s.ca == Some("etcd-ca")) {
+            std::fs::remove_file(d.path().join(s.cert_file())).unwrap();
+            if s.name != "etcd-server" {
+                std::fs::remove_file(d.path().join(s.key_file())).unwrap();
+            }
+        }
+        std::fs::remove_file(d.path().join("etcd/ca.crt")).unwrap();
+        let mut keys = KeyPool::empty(KeyAlgorithm::EcdsaP256);
+        let e = fails_untouched(
+            d.path(),
+            &["etcd/ca.key exists but", "etcd/ca.crt does not", "restore"],
+            || ensure_cert(spec("etcd-ca"), &c, d.path(), &mut keys),
+        );
+        assert!(matches!(e, Error::IncompletePair { .. }));
     }
 
     #[test]

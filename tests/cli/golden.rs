@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use plinth::config::{Overrides, ResolvedConfig, load_str};
 use plinth::host::Paths;
@@ -367,10 +366,7 @@ fn writing_twice_reports_unchanged_and_keeps_mtimes() {
 }
 
 fn plinth(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_plinth"))
-        .args(args)
-        .output()
-        .unwrap()
+    crate::util::plinth(args)
 }
 
 fn text(b: &[u8]) -> String {

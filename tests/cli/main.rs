@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
+mod crash;
 mod golden;
 mod jail;
+mod lock;
 mod output;
 mod pki;
 mod preflight;

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::util::{files_under, plinth, text};
 
@@ -69,7 +69,7 @@ fn reset(root: &Path, cfg: &Path, extra: &[&str]) -> std::process::Output {
         cfg.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    Command::new(env!("CARGO_BIN_EXE_plinth"))
+    crate::util::plinth_command()
         .args(&args)
         .stdin(Stdio::null())
         .output()
