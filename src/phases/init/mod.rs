@@ -32,16 +32,15 @@ pub struct InitContext {
     pub report: Reporter,
     /// A dry run writes only under `paths.root` and talks to no cluster.
     pub dry_run: bool,
-    /// The leaves that will run (phases use it to prepare work for later leaves, e.g. keys).
+    /// The leaves that will run (phases use it to prepare work for later leaves, e.g. keys)
+    /// and what `--skip-phases` removed: skipping an addon also records it as disabled in the
+    /// uploaded ClusterConfiguration, as kubeadm does.
     pub plan: Plan,
     /// Keys generated ahead of time, in parallel, for the certificates and kubeconfigs this
     /// run will create.
     pub keys: Option<crate::pki::KeyPool>,
     /// `--templates-dir`: user copies of the static Pod templates.
     pub templates_dir: Option<PathBuf>,
-    /// `--skip-phases` (or `skipPhases`): skipping an addon also records it as disabled in
-    /// the uploaded ClusterConfiguration, as kubeadm does.
-    pub skip: Vec<String>,
     /// `--kubeconfig`: the identity for the API phases (default `<kubeconfig dir>/admin.conf`).
     pub kubeconfig: Option<PathBuf>,
     /// `--skip-token-print`: mask the token in the output.

@@ -172,12 +172,6 @@ impl InitContext {
         tracing::debug!("{phase}: {}", summary.join(", "));
         Ok(())
     }
-
-    fn skipped(&self, path: &str) -> bool {
-        self.skip
-            .iter()
-            .any(|s| s == path || s == path.split('/').next().unwrap_or(path))
-    }
 }
 
 macro_rules! leaf {
@@ -249,8 +243,8 @@ impl UploadKubeadm {
             "upload-config",
             "Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace",
         );
-        let dns_off = ctx.skipped("addon/coredns");
-        let proxy_off = ctx.skipped("addon/kube-proxy");
+        let dns_off = ctx.plan.skips("addon/coredns");
+        let proxy_off = ctx.plan.skips("addon/kube-proxy");
         let yaml = objects::cluster_configuration_yaml(&ctx.cfg, dns_off, proxy_off)?;
         ctx.apply_all(
             "upload-config/kubeadm",
