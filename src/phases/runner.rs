@@ -458,8 +458,17 @@ mod tests {
         let w = wf();
         let paths = ["foo", "foo/bar", "foo/baz", "foo/baz/qux", "quux"];
         for skip in [
-            "foo", "FOO", "foo/all", "Foo/All", "foo/baz", "foo/baz/all", "FOO/BAZ/QUX", "quux",
-            " quux ", "foo/bar", "",
+            "foo",
+            "FOO",
+            "foo/all",
+            "Foo/All",
+            "foo/baz",
+            "foo/baz/all",
+            "FOO/BAZ/QUX",
+            "quux",
+            " quux ",
+            "foo/bar",
+            "",
         ] {
             let sel = Selection {
                 only: None,
@@ -483,7 +492,13 @@ mod tests {
         };
         assert!(sel.skips("foo") && sel.skips("foo/baz/qux") && !sel.skips("quux"));
         // `foo/b` is not a group of `foo/bar`.
-        assert!(!Selection { only: None, skip: vec!["foo/b".into()] }.skips("foo/bar"));
+        assert!(
+            !Selection {
+                only: None,
+                skip: vec!["foo/b".into()]
+            }
+            .skips("foo/bar")
+        );
     }
 
     #[test]

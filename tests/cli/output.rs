@@ -277,8 +277,16 @@ fn issue_12_every_spelling_of_an_addon_skip_records_it_as_disabled() {
         ("mark-control-plane", false, false),
     ] {
         let cc = uploaded_cluster_configuration(&["--skip-phases", skip]);
-        assert_eq!(cc["dns"]["disabled"] == true, dns, "--skip-phases {skip}: {cc}");
-        assert_eq!(cc["proxy"]["disabled"] == true, proxy, "--skip-phases {skip}: {cc}");
+        assert_eq!(
+            cc["dns"]["disabled"] == true,
+            dns,
+            "--skip-phases {skip}: {cc}"
+        );
+        assert_eq!(
+            cc["proxy"]["disabled"] == true,
+            proxy,
+            "--skip-phases {skip}: {cc}"
+        );
     }
 }
 
