@@ -17,3 +17,4 @@ pub mod phases;
 pub mod pki;
 pub mod preflight;
 pub mod report;
+pub mod retry;
