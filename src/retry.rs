@@ -1,5 +1,5 @@
-//! One polling/retry loop for blocking code: try, and on an error the caller calls transient,
-//! pause and try again until a deadline; then hand back the last error. Used by the API client,
+//! One polling/retry loop for blocking code: try; on an error the caller deems transient, pause
+//! and try again until a deadline, then hand back the last error. Used by the API client,
 //! the post-API phases, the etcd client and reset. Knows nothing of what is being retried.
 //! (Async health waits have their own loop in `health::wait`, which also reports progress.)
 

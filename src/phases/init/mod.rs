@@ -1,18 +1,23 @@
 //! The `init` workflow: kubeadm's phase tree, in kubeadm's order. Each leaf is a thin adapter
 //! over a domain module; the hand-off between phases is the disk, so every phase runs alone.
 
+mod addon;
+mod api;
+mod bootstrap_token;
 mod certs;
 mod controlplane;
 mod etcd;
 mod kubeconfig;
 mod kubelet;
-mod postapi;
+mod kubelet_finalize;
+mod mark_control_plane;
 mod preflight;
+mod show_join_command;
+mod upload_config;
 mod waitcp;
 
-pub use postapi::{
-    GENERATED_TOKEN_DESCRIPTION, JoinInfo, ObjectRecord, point_kubeconfig_at_rotating_cert,
-};
+pub use api::ObjectRecord;
+pub use show_join_command::JoinInfo;
 
 use std::path::PathBuf;
 
@@ -45,8 +50,9 @@ pub struct InitContext {
     pub kubeconfig: Option<PathBuf>,
     /// `--skip-token-print`: mask the token in the output.
     pub skip_token_print: bool,
-    /// The API client, built by the first phase that needs it.
-    pub api: Option<crate::cluster::ApiClient>,
+    /// How the post-API phases reach the cluster (live, or dry run), built by the first
+    /// phase that needs it.
+    pub api: Option<Box<dyn crate::cluster::Applier>>,
     /// The bootstrap token this run created or reused.
     pub token: Option<crate::cluster::BootstrapToken>,
     /// API objects applied (or listed, in a dry run), in order.
@@ -68,10 +74,14 @@ pub fn workflow() -> Workflow<InitContext> {
             controlplane::node(),
             kubelet::node(),
             waitcp::node(),
-        ]
-        .into_iter()
-        .chain(postapi::nodes())
-        .collect(),
+            // The post-API phases, in kubeadm's order.
+            upload_config::node(),
+            mark_control_plane::node(),
+            bootstrap_token::node(),
+            kubelet_finalize::node(),
+            addon::node(),
+            show_join_command::node(),
+        ],
     }
 }
 
