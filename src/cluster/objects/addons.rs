@@ -195,7 +195,7 @@ pub fn kube_proxy_configuration(cfg: &ResolvedConfig) -> Value {
             .or_insert_with(|| json!("/var/lib/kube-proxy/kubeconfig.conf"));
     }
     let mut v = Value::Object(doc);
-    crate::manifests::sort_keys(&mut v);
+    crate::k8s::sort_keys(&mut v);
     v
 }
 

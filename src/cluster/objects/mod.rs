@@ -160,7 +160,7 @@ pub fn cluster_configuration_yaml(
     {
         for e in list.iter_mut().flatten() {
             if let Some(v) = &e.value_from {
-                e.value_from = Some(crate::manifests::context::default_value_from(v));
+                e.value_from = Some(crate::k8s::default_value_from(v));
             }
         }
     }
@@ -173,7 +173,7 @@ pub fn cluster_configuration_yaml(
     let mut v = serde_json::to_value(&cc)?;
     v["apiVersion"] = json!("kubeadm.k8s.io/v1beta4");
     v["kind"] = json!("ClusterConfiguration");
-    crate::manifests::sort_keys(&mut v);
+    crate::k8s::sort_keys(&mut v);
     let text = serde_saphyr::to_string(&v)?;
     // What kubeadm join/upgrade will parse: it must load as a strict v1beta4 document.
     let back: crate::config::v1beta4::ClusterConfiguration = serde_saphyr::from_str(&text)?;

@@ -54,7 +54,7 @@ impl Phase<InitContext> for KubeProxy {
     }
 
     fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let proxy_env = crate::manifests::proxy_env(std::env::vars());
+        let proxy_env = crate::k8s::proxy_env(std::env::vars());
         let objs = objects::kube_proxy(&ctx.cfg, &proxy_env)?;
         ctx.apply_all("addon/kube-proxy", &objs)?;
         ctx.report
