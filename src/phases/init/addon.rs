@@ -5,60 +5,67 @@ use super::InitContext;
 use crate::cluster::objects;
 use crate::phases::runner::{Decision, Node, Phase};
 
-struct CoreDns;
+/// One essential addon.
+#[derive(Debug, Clone, Copy)]
+enum Addon {
+    CoreDns,
+    KubeProxy,
+}
 
-impl Phase<InitContext> for CoreDns {
-    fn name(&self) -> &'static str {
-        "coredns"
-    }
+/// The leaf of one addon.
+struct AddonPhase(Addon);
 
-    fn summary(&self) -> &'static str {
-        "Install the CoreDNS addon"
-    }
-
-    fn decide(&self, ctx: &InitContext) -> anyhow::Result<Decision> {
-        if ctx.cfg.cluster.dns.disabled == Some(true) {
-            return Ok(Decision::Skip(
-                "dns.disabled is set in the ClusterConfiguration".into(),
-            ));
+impl AddonPhase {
+    /// What kubeadm calls it in its closing line.
+    fn display(&self) -> &'static str {
+        match self.0 {
+            Addon::CoreDns => "CoreDNS",
+            Addon::KubeProxy => "kube-proxy",
         }
-        Ok(Decision::Run)
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let objs = objects::coredns(&ctx.cfg);
-        ctx.apply_all("addon/coredns", &objs)?;
-        ctx.report.say("addons", "Applied essential addon: CoreDNS");
-        Ok(())
     }
 }
 
-struct KubeProxy;
-
-impl Phase<InitContext> for KubeProxy {
+impl Phase<InitContext> for AddonPhase {
     fn name(&self) -> &'static str {
-        "kube-proxy"
+        match self.0 {
+            Addon::CoreDns => "coredns",
+            Addon::KubeProxy => "kube-proxy",
+        }
     }
 
     fn summary(&self) -> &'static str {
-        "Install the kube-proxy addon"
+        match self.0 {
+            Addon::CoreDns => "Install the CoreDNS addon",
+            Addon::KubeProxy => "Install the kube-proxy addon",
+        }
     }
 
     fn decide(&self, ctx: &InitContext) -> anyhow::Result<Decision> {
-        if ctx.cfg.cluster.proxy.disabled == Some(true) {
+        let (disabled, field) = match self.0 {
+            Addon::CoreDns => (ctx.cfg.cluster.dns.disabled, "dns"),
+            Addon::KubeProxy => (ctx.cfg.cluster.proxy.disabled, "proxy"),
+        };
+        if disabled == Some(true) {
             return Ok(Decision::Skip(
-                "proxy.disabled is set in the ClusterConfiguration".into(),
+                format!("{field}.disabled is set in the ClusterConfiguration").into(),
             ));
         }
         Ok(Decision::Run)
     }
 
     fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let proxy_env = crate::k8s::proxy_env(std::env::vars());
-        let objs = objects::kube_proxy(&ctx.cfg, &proxy_env)?;
-        ctx.apply_all("addon/kube-proxy", &objs)?;
-        ctx.report
-            .say("addons", "Applied essential addon: kube-proxy");
+        let objs = match self.0 {
+            Addon::CoreDns => objects::coredns(&ctx.cfg),
+            Addon::KubeProxy => {
+                let proxy_env = crate::k8s::proxy_env(std::env::vars());
+                objects::kube_proxy(&ctx.cfg, &proxy_env)?
+            }
+        };
+        ctx.apply_all(&format!("addon/{}", self.name()), &objs)?;
+        ctx.report.say(
+            "addons",
+            format!("Applied essential addon: {}", self.display()),
+        );
         Ok(())
     }
 }
@@ -68,9 +75,8 @@ pub(super) fn node() -> Node<InitContext> {
     Node::Group {
         name: "addon",
         summary: "Install the essential addons",
-        children: vec![
-            Node::Leaf(Box::new(CoreDns)),
-            Node::Leaf(Box::new(KubeProxy)),
-        ],
+        children: [Addon::CoreDns, Addon::KubeProxy]
+            .map(|a| Node::Leaf(Box::new(AddonPhase(a))))
+            .into(),
     }
 }
