@@ -143,7 +143,6 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         .skip_phases
         .clone()
         .unwrap_or_else(|| cfg.skip_phases.clone());
-    let plan_skip = skip.clone();
     let plan = wf.plan(&Selection { only, skip })?;
 
     let mut paths = Paths::host(&cfg.cert_dir);
@@ -242,7 +241,6 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         plan: plan.clone(),
         keys: None,
         templates_dir: flags.templates_dir.clone(),
-        skip: plan_skip,
         kubeconfig: flags.kubeconfig.clone(),
         skip_token_print: flags.skip_token_print,
         api: None,

@@ -59,6 +59,16 @@ impl ApiError {
     pub fn is_forbidden(&self) -> bool {
         matches!(self, ApiError::Status { status: 403, .. })
     }
+
+    /// Whether trying again may help: transport failures, 5xx and 429 (Too Many Requests).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Transport { .. } => true,
+            ApiError::Status { status, .. } => *status >= 500 || *status == 429,
+            ApiError::Kubeconfig { .. } | ApiError::Object(_) => false,
+        }
+    }
 }
 
 /// What an apply did.
@@ -347,26 +357,17 @@ impl ApiClient {
     /// # Errors
     /// The last error, or a 404 status after the timeout.
     pub fn wait_for(&self, path: &str, timeout: Duration) -> Result<Value, ApiError> {
-        let end = std::time::Instant::now() + timeout;
-        loop {
-            let last = match self.get(path) {
-                Ok(Some(v)) => return Ok(v),
-                Ok(None) => ApiError::Status {
-                    verb: "GET",
-                    url: format!("{}{path}", self.base),
-                    status: 404,
-                    message: format!(
-                        "not found after {}",
-                        crate::config::format_go_duration(timeout)
-                    ),
-                },
-                Err(e) => e,
-            };
-            if std::time::Instant::now() >= end {
-                return Err(last);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        crate::retry::Retry::new(timeout, Duration::from_millis(100)).until_ok(|| {
+            self.get(path)?.ok_or_else(|| ApiError::Status {
+                verb: "GET",
+                url: format!("{}{path}", self.base),
+                status: 404,
+                message: format!(
+                    "not found after {}",
+                    crate::config::format_go_duration(timeout)
+                ),
+            })
+        })
     }
 }
 
@@ -398,5 +399,28 @@ mod tests {
         assert!(object_path(&odd, true).is_err());
         assert_eq!(describe(&cm), "ConfigMap kube-system/a");
         assert_eq!(describe(&crb), "ClusterRoleBinding kubeadm:get-nodes");
+    }
+
+    #[test]
+    fn transport_errors_5xx_and_429_are_transient_the_rest_not() {
+        let status = |status| ApiError::Status {
+            verb: "GET",
+            url: "u".into(),
+            status,
+            message: String::new(),
+        };
+        for s in [500, 503, 429] {
+            assert!(status(s).is_transient(), "{s}");
+        }
+        for s in [400, 403, 404, 409, 422] {
+            assert!(!status(s).is_transient(), "{s}");
+        }
+        let transport = ApiError::Transport {
+            verb: "GET",
+            url: "u".into(),
+            reason: "connection refused".into(),
+        };
+        assert!(transport.is_transient());
+        assert!(!ApiError::Object("x".into()).is_transient());
     }
 }

@@ -1,5 +1,6 @@
 //! Just enough of etcd's v3 API (through its JSON gateway, over mTLS with a client certificate
-//! signed by the etcd CA) for reset's `remove-etcd-member`: list members, remove one.
+//! signed by the etcd CA) for reset's `remove-etcd-member`: list members, remove one (retried
+//! while etcd is not ready to let it go).
 //! kubeadm: `app/util/etcd/etcd.go` (`ListMembers`, `RemoveMember`).
 
 use std::path::Path;
@@ -7,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
+
+use crate::retry::Retry;
 
 /// One member of the etcd cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +130,20 @@ impl EtcdClient {
     pub fn remove(&self, id: &str) -> anyhow::Result<()> {
         self.post("/v3/cluster/member/remove", &json!({ "ID": id }))?;
         Ok(())
+    }
+
+    /// [`EtcdClient::remove`], retried every second for up to `within`: etcd refuses to remove
+    /// a member while the others have not been connected for a few seconds ("unhealthy
+    /// cluster"), and kubeadm's etcd client retries too.
+    ///
+    /// # Errors
+    /// The last error at the deadline.
+    pub fn remove_retrying(&self, id: &str, within: Duration) -> anyhow::Result<()> {
+        Retry::new(within, Duration::from_secs(1)).until_ok(|| {
+            self.remove(id).inspect_err(|e| {
+                tracing::debug!("etcd member removal not accepted yet: {e:#}");
+            })
+        })
     }
 }
 

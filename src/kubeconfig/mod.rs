@@ -4,6 +4,7 @@
 
 mod error;
 mod file;
+mod rotate;
 mod spec;
 mod store;
 
@@ -12,6 +13,7 @@ pub use file::{
     AuthInfo, Cluster, Context, Kubeconfig, NamedCluster, NamedContext, NamedUser, Secret,
     decode_data, parse_kubeconfig, render_kubeconfig,
 };
+pub use rotate::point_kubeconfig_at_rotating_cert;
 pub use spec::{ClientName, KUBECONFIGS, KubeconfigSpec, ServerKind, find};
 pub use store::{
     KUBECONFIG_MODE, KubeconfigOutcome, check_expiration, check_expiration_at, ensure_kubeconfig,

@@ -15,8 +15,9 @@ use crate::host::Paths;
 use crate::host::fs::WriteOutcome;
 use crate::host::owned::write_owned;
 use crate::host::service::{ServiceError, ServiceManager};
+use crate::k8s::sort_keys;
 use crate::manifests::args::{arguments_to_command, last_value};
-use crate::manifests::{AppliedPatch, PatchError, PatchSet, Schema, sort_keys};
+use crate::manifests::{AppliedPatch, PatchError, PatchSet, Schema};
 
 /// `kubelet.config.k8s.io/v1beta1`.
 pub const KUBELET_API_VERSION: &str = "kubelet.config.k8s.io/v1beta1";

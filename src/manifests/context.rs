@@ -293,26 +293,11 @@ fn env(cfg: &ResolvedConfig, facts: &HostFacts, c: Component) -> Vec<EnvView> {
             EnvView {
                 name: e.name.clone(),
                 value: e.value.clone().filter(|v| !v.is_empty()),
-                value_from: e.value_from.as_ref().map(default_value_from),
+                value_from: e.value_from.as_ref().map(crate::k8s::default_value_from),
             },
         );
     }
     m.into_values().collect()
-}
-
-/// kubeadm decodes `extraEnvs` with the core/v1 defaulters, which set a missing
-/// `fieldRef.apiVersion` to `v1` (the kubelet would default it the same way when it reads the
-/// manifest); the parity test sees it in kubeadm 1.37's manifests.
-// kubeadm: k8s.io/api core/v1 defaults, SetDefaults_ObjectFieldSelector
-pub(crate) fn default_value_from(v: &serde_json::Value) -> serde_json::Value {
-    let mut v = v.clone();
-    if let Some(f) = v
-        .get_mut("fieldRef")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        f.entry("apiVersion").or_insert_with(|| "v1".into());
-    }
-    v
 }
 
 /// Builds the view model of component `c` and returns it with kubeadm's warnings.
@@ -406,18 +391,6 @@ pub fn view(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn field_ref_api_version_defaults_to_v1() {
-        let given = serde_json::json!({"fieldRef": {"fieldPath": "status.podIP"}});
-        let want =
-            serde_json::json!({"fieldRef": {"fieldPath": "status.podIP", "apiVersion": "v1"}});
-        assert_eq!(default_value_from(&given), want);
-        let v2 = serde_json::json!({"fieldRef": {"fieldPath": "x", "apiVersion": "v2"}});
-        assert_eq!(default_value_from(&v2), v2);
-        let secret = serde_json::json!({"secretKeyRef": {"name": "s", "key": "k"}});
-        assert_eq!(default_value_from(&secret), secret);
-    }
 
     #[test]
     fn etcd_tags_by_minor() {

@@ -105,20 +105,11 @@ impl HostFacts {
                 .map(PathBuf::from)
                 .filter(|p| p.exists())
                 .collect(),
-            proxy_env: proxy_env(std::env::vars()),
+            proxy_env: crate::k8s::proxy_env(std::env::vars()),
             external_ca: cert_dir_on_disk.join("ca.crt").exists()
                 && !cert_dir_on_disk.join("ca.key").exists(),
         }
     }
-}
-
-/// The variables whose name ends in `_proxy` (any case) and whose value is not empty.
-// kubeadm: app/util/env.go GetProxyEnvVars
-#[must_use]
-pub fn proxy_env(vars: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
-    vars.into_iter()
-        .filter(|(k, v)| k.to_lowercase().ends_with("_proxy") && !v.is_empty())
-        .collect()
 }
 
 /// Rendering, checking or writing a manifest failed.
@@ -237,22 +228,6 @@ pub struct Manifest {
     pub warnings: Vec<String>,
 }
 
-/// Sorts every map's keys, as kubeadm's JSON→YAML serializer does.
-pub(crate) fn sort_keys(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut entries: Vec<_> = std::mem::take(m).into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            for (k, mut x) in entries {
-                sort_keys(&mut x);
-                m.insert(k, x);
-            }
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(sort_keys),
-        _ => {}
-    }
-}
-
 /// Renders the manifest of `c`, applies `patches` for it, and checks the result.
 ///
 /// Without patches the file is the template output as is; with patches it is re-serialized
@@ -300,7 +275,7 @@ pub fn render_manifest(
                 component: c.name(),
                 source: Box::new(source),
             })?;
-        sort_keys(&mut doc);
+        crate::k8s::sort_keys(&mut doc);
         yaml = serde_saphyr::to_string(&doc).map_err(|source| RenderError::SerializeManifest {
             component: c.name(),
             source,

@@ -59,7 +59,7 @@ pub struct Workflow<C> {
 }
 
 /// Which phases to run: `only` selects a subtree, `skip` removes subtrees; skip wins.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
     /// `init phase <path>`: run only this subtree.
     pub only: Option<String>,
@@ -67,12 +67,28 @@ pub struct Selection {
     pub skip: Vec<String>,
 }
 
-/// The leaves that will run, in order.
+impl Selection {
+    /// Whether `--skip-phases` removes `path`: a skip entry names `path` or one of its groups,
+    /// spelt in any case and with or without a trailing `/all`. This is the only definition of
+    /// "skipped": [`Workflow::plan`] uses it, and so do phases that record what was skipped
+    /// (skipping an addon marks it disabled in the uploaded ClusterConfiguration).
+    #[must_use]
+    pub fn skips(&self, path: &str) -> bool {
+        self.skip
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .any(|s| under(path, &normalize(s)))
+    }
+}
+
+/// The leaves that will run, in order, and the selection they came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct Plan {
     /// Leaf paths in pre-order.
     pub leaves: Vec<String>,
+    /// What was asked for (phases ask it whether something was skipped).
+    pub selection: Selection,
 }
 
 impl Plan {
@@ -80,6 +96,13 @@ impl Plan {
     #[must_use]
     pub fn contains(&self, path: &str) -> bool {
         self.leaves.iter().any(|l| l == path)
+    }
+
+    /// Whether `--skip-phases` removes `path` ([`Selection::skips`]). Not the same as
+    /// `!contains(path)`: `init phase upload-config` plans no addon but skips none either.
+    #[must_use]
+    pub fn skips(&self, path: &str) -> bool {
+        self.selection.skips(path)
     }
 }
 
@@ -170,6 +193,21 @@ fn clean(name: &str) -> String {
     name.split(' ').next().unwrap_or_default().to_lowercase()
 }
 
+/// A phase name as the user may spell it (`ADDON/all`) to its path (`addon`).
+fn normalize(raw: &str) -> String {
+    let n = clean(raw.trim());
+    match n.strip_suffix("/all") {
+        Some(group) => group.to_string(),
+        None => n,
+    }
+}
+
+/// Whether `leaf` is `path` or lies below it.
+fn under(leaf: &str, path: &str) -> bool {
+    leaf.strip_prefix(path)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 impl<C> Workflow<C> {
     /// Every path (groups and leaves) in pre-order, with its depth and summary.
     #[must_use]
@@ -226,10 +264,7 @@ impl<C> Workflow<C> {
     pub fn plan(&self, sel: &Selection) -> Result<Plan, PlanError> {
         let all: Vec<String> = self.entries().into_iter().map(|e| e.0).collect();
         let norm = |raw: &str| -> Result<String, PlanError> {
-            let mut n = clean(raw.trim());
-            if let Some(g) = n.strip_suffix("/all") {
-                n = g.to_string();
-            }
+            let n = normalize(raw);
             if all.contains(&n) {
                 Ok(n)
             } else {
@@ -239,22 +274,21 @@ impl<C> Workflow<C> {
                 })
             }
         };
-        let under = |leaf: &str, p: &str| leaf == p || leaf.starts_with(&format!("{p}/"));
         let only = sel.only.as_deref().map(norm).transpose()?;
-        let skip = sel
-            .skip
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| norm(s))
-            .collect::<Result<Vec<_>, _>>()?;
+        for s in sel.skip.iter().filter(|s| !s.trim().is_empty()) {
+            norm(s)?;
+        }
         let leaves = self
             .leaves()
             .into_iter()
             .map(|(p, _)| p)
             .filter(|p| only.as_ref().is_none_or(|o| under(p, o)))
-            .filter(|p| !skip.iter().any(|s| under(p, s)))
+            .filter(|p| !sel.skips(p))
             .collect();
-        Ok(Plan { leaves })
+        Ok(Plan {
+            leaves,
+            selection: sel.clone(),
+        })
     }
 
     /// Runs the planned leaves in order; `on_event` sees each start and result as it happens.
@@ -415,6 +449,68 @@ mod tests {
                 "only={only:?} skip={skip:?}"
             );
         }
+    }
+
+    /// Issue #12: `--skip-phases addon/all` and `ADDON/coredns` removed the addon phases, but
+    /// the post-API phases compared the raw strings again and still uploaded `dns: {}`.
+    #[test]
+    fn skips_agrees_with_the_plan_for_every_spelling() {
+        let w = wf();
+        let paths = ["foo", "foo/bar", "foo/baz", "foo/baz/qux", "quux"];
+        for skip in [
+            "foo",
+            "FOO",
+            "foo/all",
+            "Foo/All",
+            "foo/baz",
+            "foo/baz/all",
+            "FOO/BAZ/QUX",
+            "quux",
+            " quux ",
+            "foo/bar",
+            "",
+        ] {
+            let sel = Selection {
+                only: None,
+                skip: vec![skip.to_string()],
+            };
+            let plan = w.plan(&sel).unwrap();
+            for leaf in ["foo/bar", "foo/baz/qux", "quux"] {
+                assert_eq!(
+                    plan.skips(leaf),
+                    !plan.contains(leaf),
+                    "skip={skip:?} leaf={leaf}"
+                );
+            }
+            for p in paths {
+                assert_eq!(plan.skips(p), sel.skips(p), "skip={skip:?} path={p}");
+            }
+        }
+        let sel = Selection {
+            only: None,
+            skip: vec!["FOO/all".into()],
+        };
+        assert!(sel.skips("foo") && sel.skips("foo/baz/qux") && !sel.skips("quux"));
+        // `foo/b` is not a group of `foo/bar`.
+        assert!(
+            !Selection {
+                only: None,
+                skip: vec!["foo/b".into()]
+            }
+            .skips("foo/bar")
+        );
+    }
+
+    #[test]
+    fn a_phase_outside_only_is_not_skipped() {
+        let plan = wf()
+            .plan(&Selection {
+                only: Some("quux".into()),
+                skip: vec![],
+            })
+            .unwrap();
+        assert!(!plan.contains("foo/bar"));
+        assert!(!plan.skips("foo/bar"));
     }
 
     #[test]

@@ -191,7 +191,7 @@ fn ensure_ca(
         }
         let key = load_key(&key_path)?;
         let cert = generate_ca_cert(&cert_config(spec, cfg), &key, now)?;
-        write_atomic(&cert_path, cert.pem.as_bytes(), CERT_MODE)?;
+        write_recorded(&cert_path, cert.pem.as_bytes(), CERT_MODE)?;
         return Ok(CertOutcome::Generated(cert));
     }
     let key = keys.take()?;
@@ -246,7 +246,7 @@ fn ensure_leaf(
         // `kubeadm certs renew` keeps keys. A key that does not parse stays an error naming it.
         let key = load_key(&key_path)?;
         let cert = ca.sign(&want, &key, &cert_path, now)?;
-        write_atomic(&cert_path, cert.pem.as_bytes(), CERT_MODE)?;
+        write_recorded(&cert_path, cert.pem.as_bytes(), CERT_MODE)?;
         return Ok(CertOutcome::Generated(cert));
     }
     let key = keys.take()?;

@@ -247,6 +247,49 @@ fn skipping_an_addon_records_it_as_disabled_and_creates_none_of_its_objects() {
     assert_eq!(cc["kind"], "ClusterConfiguration");
 }
 
+/// The ClusterConfiguration uploaded to `kubeadm-config` in a dry run with these flags.
+fn uploaded_cluster_configuration(extra: &[&str]) -> serde_json::Value {
+    let (_d, root, _v) = dry_run_json(extra);
+    let files = api_object_files(&root);
+    let cm = &files
+        .iter()
+        .find(|(n, _)| n.contains("kubeadm-config"))
+        .unwrap()
+        .1;
+    let doc: serde_json::Value = serde_saphyr::from_str(cm).unwrap();
+    serde_saphyr::from_str(doc["data"]["ClusterConfiguration"].as_str().unwrap()).unwrap()
+}
+
+/// Issue #12: the runner skipped `addon/all` and `ADDON/coredns` (it normalises case and
+/// `/all`) but the upload compared the raw strings and still said `dns: {}`.
+#[test]
+fn issue_12_every_spelling_of_an_addon_skip_records_it_as_disabled() {
+    for (skip, dns, proxy) in [
+        ("addon", true, true),
+        ("addon/all", true, true),
+        ("ADDON", true, true),
+        ("Addon/All", true, true),
+        ("addon/coredns", true, false),
+        ("ADDON/coredns", true, false),
+        ("addon/CoreDNS", true, false),
+        ("addon/kube-proxy", false, true),
+        ("ADDON/KUBE-PROXY", false, true),
+        ("mark-control-plane", false, false),
+    ] {
+        let cc = uploaded_cluster_configuration(&["--skip-phases", skip]);
+        assert_eq!(
+            cc["dns"]["disabled"] == true,
+            dns,
+            "--skip-phases {skip}: {cc}"
+        );
+        assert_eq!(
+            cc["proxy"]["disabled"] == true,
+            proxy,
+            "--skip-phases {skip}: {cc}"
+        );
+    }
+}
+
 #[test]
 fn a_configured_token_is_used_as_given() {
     let d = tempfile::tempdir().unwrap();

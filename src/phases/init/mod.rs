@@ -1,18 +1,23 @@
 //! The `init` workflow: kubeadm's phase tree, in kubeadm's order. Each leaf is a thin adapter
 //! over a domain module; the hand-off between phases is the disk, so every phase runs alone.
 
+mod addon;
+mod api;
+mod bootstrap_token;
 mod certs;
 mod controlplane;
 mod etcd;
 mod kubeconfig;
 mod kubelet;
-mod postapi;
+mod kubelet_finalize;
+mod mark_control_plane;
 mod preflight;
+mod show_join_command;
+mod upload_config;
 mod waitcp;
 
-pub use postapi::{
-    GENERATED_TOKEN_DESCRIPTION, JoinInfo, ObjectRecord, point_kubeconfig_at_rotating_cert,
-};
+pub use api::ObjectRecord;
+pub use show_join_command::JoinInfo;
 
 use std::path::PathBuf;
 
@@ -32,22 +37,22 @@ pub struct InitContext {
     pub report: Reporter,
     /// A dry run writes only under `paths.root` and talks to no cluster.
     pub dry_run: bool,
-    /// The leaves that will run (phases use it to prepare work for later leaves, e.g. keys).
+    /// The leaves that will run (phases use it to prepare work for later leaves, e.g. keys)
+    /// and what `--skip-phases` removed: skipping an addon also records it as disabled in the
+    /// uploaded ClusterConfiguration, as kubeadm does.
     pub plan: Plan,
     /// Keys generated ahead of time, in parallel, for the certificates and kubeconfigs this
     /// run will create.
     pub keys: Option<crate::pki::KeyPool>,
     /// `--templates-dir`: user copies of the static Pod templates.
     pub templates_dir: Option<PathBuf>,
-    /// `--skip-phases` (or `skipPhases`): skipping an addon also records it as disabled in
-    /// the uploaded ClusterConfiguration, as kubeadm does.
-    pub skip: Vec<String>,
     /// `--kubeconfig`: the identity for the API phases (default `<kubeconfig dir>/admin.conf`).
     pub kubeconfig: Option<PathBuf>,
     /// `--skip-token-print`: mask the token in the output.
     pub skip_token_print: bool,
-    /// The API client, built by the first phase that needs it.
-    pub api: Option<crate::cluster::ApiClient>,
+    /// How the post-API phases reach the cluster (live, or dry run), built by the first
+    /// phase that needs it.
+    pub api: Option<Box<dyn crate::cluster::Applier>>,
     /// The bootstrap token this run created or reused.
     pub token: Option<crate::cluster::BootstrapToken>,
     /// API objects applied (or listed, in a dry run), in order.
@@ -69,10 +74,14 @@ pub fn workflow() -> Workflow<InitContext> {
             controlplane::node(),
             kubelet::node(),
             waitcp::node(),
-        ]
-        .into_iter()
-        .chain(postapi::nodes())
-        .collect(),
+            // The post-API phases, in kubeadm's order.
+            upload_config::node(),
+            mark_control_plane::node(),
+            bootstrap_token::node(),
+            kubelet_finalize::node(),
+            addon::node(),
+            show_join_command::node(),
+        ],
     }
 }
 
