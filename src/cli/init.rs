@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
-use super::{ExpirationFormat, OverrideArgs};
+use super::OverrideArgs;
+use super::output::{InitResult, PhaseEvent, PhaseStep, SCHEMA_VERSION};
 use crate::config;
 use crate::host::Paths;
 use crate::phases::init::{InitContext, workflow};
@@ -105,20 +106,6 @@ pub enum InitOutput {
 fn emit(line: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stdout(), "{line}");
-}
-
-fn step_json(step: &crate::phases::runner::StepReport) -> serde_json::Value {
-    let (outcome, detail) = match &step.outcome {
-        Outcome::Ran => ("ran", None),
-        Outcome::Skipped(why) => ("skipped", Some(why.clone())),
-        Outcome::Failed(e) => ("failed", Some(e.clone())),
-    };
-    serde_json::json!({
-        "phase": step.path,
-        "outcome": outcome,
-        "detail": detail,
-        "duration_ms": (step.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-    })
 }
 
 /// Runs `init` or one of its phases.
@@ -253,7 +240,7 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         Event::Started(path) => report.phase_started(path),
         Event::Finished(step) => {
             if jsonl {
-                emit(&serde_json::json!({"event": "phase", "step": step_json(step)}).to_string());
+                emit(&serde_json::to_string(&PhaseEvent::new(step)).unwrap_or_default());
             }
             if let Outcome::Skipped(why) = &step.outcome {
                 let group = step.path.split('/').next().unwrap_or(&step.path);
@@ -284,22 +271,23 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
             })
             .map(|p| p.display().to_string())
             .collect();
-        let result_json = serde_json::json!({
-            "event": "result",
-            "ok": error.is_none(),
-            "error": error,
-            "dry_run": ctx.dry_run,
-            "root": ctx.paths.root,
-            "control_plane_endpoint": ctx.cfg.control_plane_url(),
-            "kubernetes_version": ctx.cfg.kubernetes_version.to_string(),
-            "phases": steps.iter().map(step_json).collect::<Vec<_>>(),
-            "written": written,
-            "api_objects": ctx.objects,
-            "join": ctx.join,
-            "warnings": report.warnings(),
-        });
+        let result_json = InitResult {
+            event: "result",
+            schema_version: SCHEMA_VERSION,
+            ok: error.is_none(),
+            error,
+            dry_run: ctx.dry_run,
+            root: ctx.paths.root.display().to_string(),
+            control_plane_endpoint: ctx.cfg.control_plane_url(),
+            kubernetes_version: ctx.cfg.kubernetes_version.to_string(),
+            phases: steps.iter().map(PhaseStep::from).collect(),
+            written,
+            api_objects: ctx.objects.clone(),
+            join: ctx.join.clone(),
+            warnings: report.warnings(),
+        };
         emit(&if jsonl {
-            result_json.to_string()
+            serde_json::to_string(&result_json)?
         } else {
             serde_json::to_string_pretty(&result_json)?
         });
@@ -324,126 +312,6 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `plinth certs check-expiration`: kubeadm's table (or JSON/YAML) of when every
-/// certificate and the client certificates of the admin-type kubeconfigs expire.
-///
-/// Without `--config`, etcd certificates are listed only when `etcd/ca.crt` exists (a
-/// cluster with external etcd has none).
-///
-/// # Errors
-/// Config errors, unreadable certificates or kubeconfigs.
-pub(super) fn check_expiration(
-    cert_dir: Option<PathBuf>,
-    config_path: Option<PathBuf>,
-    kubeconfig_dir: Option<PathBuf>,
-    output: ExpirationFormat,
-) -> anyhow::Result<ExitCode> {
-    let cfg = match &config_path {
-        Some(p) => Some(config::load(Some(p), &config::Overrides::default())?),
-        None => None,
-    };
-    let cert_dir = cert_dir
-        .or_else(|| cfg.as_ref().map(|c| c.cert_dir.clone()))
-        .unwrap_or_else(|| PathBuf::from(crate::host::DEFAULT_CERT_DIR));
-    let kubeconfig_dir =
-        kubeconfig_dir.unwrap_or_else(|| PathBuf::from(crate::host::KUBERNETES_DIR));
-    let external_etcd = match &cfg {
-        Some(c) => c.is_external_etcd(),
-        None => !cert_dir.join("etcd/ca.crt").exists(),
-    };
-    let mut certs = crate::kubeconfig::check_expiration(&cert_dir, &kubeconfig_dir)?;
-    let mut cas = Vec::new();
-    for e in crate::pki::check_expiration(&cert_dir, external_etcd)? {
-        if e.is_ca {
-            cas.push(e);
-        } else {
-            certs.push(e);
-        }
-    }
-    // kubeadm lists both tables sorted by name.
-    certs.sort_by(|a, b| a.name.cmp(&b.name));
-    cas.sort_by(|a, b| a.name.cmp(&b.name));
-
-    #[derive(serde::Serialize)]
-    struct Expirations<'a> {
-        certificates: &'a [crate::pki::CertExpiry],
-        certificate_authorities: &'a [crate::pki::CertExpiry],
-    }
-    let doc = Expirations {
-        certificates: &certs,
-        certificate_authorities: &cas,
-    };
-    let text = match output {
-        ExpirationFormat::Json => serde_json::to_string_pretty(&doc)? + "\n",
-        ExpirationFormat::Yaml => serde_saphyr::to_string(&doc)?,
-        ExpirationFormat::Table => expiration_tables(&certs, &cas),
-    };
-    print!("{text}");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// kubeadm's two tables, columns separated by three spaces (Go tabwriter style).
-fn expiration_tables(certs: &[crate::pki::CertExpiry], cas: &[crate::pki::CertExpiry]) -> String {
-    fn table(rows: Vec<Vec<String>>) -> String {
-        let cols = rows.first().map_or(0, Vec::len);
-        let widths: Vec<usize> = (0..cols)
-            .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
-            .collect();
-        let mut s = String::new();
-        for r in rows {
-            let line: Vec<String> = r
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-                .collect();
-            s.push_str(line.join("   ").trim_end());
-            s.push('\n');
-        }
-        s
-    }
-    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
-    let row = |e: &crate::pki::CertExpiry, with_ca: bool| {
-        let mut r = if e.missing {
-            vec![
-                format!("!MISSING! {}", e.name),
-                String::new(),
-                String::new(),
-            ]
-        } else {
-            vec![
-                e.name.clone(),
-                e.expires_human().unwrap_or_default(),
-                e.residual.clone().unwrap_or_default(),
-            ]
-        };
-        if with_ca {
-            r.push(e.ca.clone().unwrap_or_default());
-        }
-        r.push(if e.missing {
-            String::new()
-        } else {
-            yes_no(e.externally_managed)
-        });
-        r
-    };
-    let mut a = vec![vec![
-        "CERTIFICATE".to_string(),
-        "EXPIRES".into(),
-        "RESIDUAL TIME".into(),
-        "CERTIFICATE AUTHORITY".into(),
-        "EXTERNALLY MANAGED".into(),
-    ]];
-    a.extend(certs.iter().map(|e| row(e, true)));
-    let mut b = vec![vec![
-        "CERTIFICATE AUTHORITY".to_string(),
-        "EXPIRES".into(),
-        "RESIDUAL TIME".into(),
-        "EXTERNALLY MANAGED".into(),
-    ]];
-    b.extend(cas.iter().map(|e| row(e, false)));
-    format!("{}\n{}", table(a), table(b))
 }
 
 /// Takes the host lock (saying so if it had to wait), then removes the temp files a killed run

@@ -1,13 +1,15 @@
 //! The command line: clap definitions and dispatch. Thin: it resolves flags into the config
 //! layer's `Overrides`, builds a context and calls the phase runner or a domain function.
 
+mod certs;
 mod init;
+pub mod output;
 mod reset;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::{self, Overrides};
 
@@ -36,7 +38,7 @@ pub enum Command {
     Config(ConfigCommand),
     /// Inspect certificates.
     #[command(subcommand)]
-    Certs(CertsCommand),
+    Certs(certs::CertsCommand),
     /// Print the version.
     Version,
     /// Print a shell completion script.
@@ -69,38 +71,6 @@ pub enum ConfigCommand {
 pub enum PrintCommand {
     /// kubeadm's InitConfiguration and ClusterConfiguration defaults.
     InitDefaults,
-}
-
-/// `plinth certs ...`
-#[derive(Debug, Subcommand)]
-pub enum CertsCommand {
-    /// Show when each certificate expires.
-    CheckExpiration {
-        /// PKI directory (default: certificatesDir of --config, or /etc/kubernetes/pki).
-        #[arg(long)]
-        cert_dir: Option<PathBuf>,
-        /// Config file, for certificatesDir.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Directory of admin.conf, super-admin.conf, controller-manager.conf and
-        /// scheduler.conf (default /etc/kubernetes).
-        #[arg(long)]
-        kubeconfig_dir: Option<PathBuf>,
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t = ExpirationFormat::Table)]
-        output: ExpirationFormat,
-    },
-}
-
-/// Output of `certs check-expiration`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ExpirationFormat {
-    /// Human table.
-    Table,
-    /// JSON.
-    Json,
-    /// YAML.
-    Yaml,
 }
 
 /// Flags that override config values (kubeadm's names). Flags win over the file.
@@ -298,12 +268,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Certs(CertsCommand::CheckExpiration {
+        Command::Certs(certs::CertsCommand::CheckExpiration {
             cert_dir,
             config: path,
             kubeconfig_dir,
             output,
-        }) => init::check_expiration(cert_dir, path, kubeconfig_dir, output),
+        }) => certs::check_expiration(cert_dir, path, kubeconfig_dir, output),
         Command::Version => {
             println!("plinth {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
