@@ -16,6 +16,7 @@
 pub mod args;
 pub mod context;
 pub mod patches;
+mod strategic;
 mod render;
 pub mod volumes;
 mod write;
