@@ -7,6 +7,7 @@ mod error;
 mod load;
 mod locate;
 mod resolve;
+mod source;
 mod suggest;
 pub mod v1beta4;
 mod validate;
@@ -14,8 +15,9 @@ mod values;
 
 pub use defaults::{DEFAULT_IMAGE_REPOSITORY, DEFAULT_KUBERNETES_VERSION, init_defaults_yaml};
 pub use error::{Error, ErrorKind};
-pub use load::{Documents, load_documents};
+pub use load::{Documents, MAX_DOCUMENTS, load_documents};
 pub use resolve::{HostFacts, Overrides, load, load_str, resolve};
+pub use source::{MAX_CONFIG_BYTES, STDIN_NAME, read_source};
 pub use values::{
     Endpoint, EtcdMode, ExternalEtcdConfig, KeyAlgorithm, KubeVersion, LocalEtcdConfig,
     ResolvedTimeouts, format_go_duration, nth_ip, parse_go_duration,
