@@ -411,7 +411,12 @@ fn issue_from_yaml(
     off: u64,
 ) -> Issue {
     let loc = e.location();
-    let (line, column) = loc.map_or((None, None), |l| (Some(l.line() + off), Some(l.column())));
+    // Without a position from the parser, the document's first line is still a location.
+    let (line, column) = loc
+        .filter(|l| l.line() > 0)
+        .map_or((Some(off + 1), None), |l| {
+            (Some(l.line() + off), Some(l.column()))
+        });
     let path = match (line, column) {
         (Some(l), Some(c)) => idx.path_at(l, c),
         _ => None,
