@@ -4,6 +4,7 @@
 
 mod config;
 mod golden;
+mod input;
 mod output;
 mod pki;
 mod preflight;
