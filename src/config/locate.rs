@@ -127,17 +127,18 @@ impl Walk<'_> {
             }
             Node::Scalar(s) => {
                 let s = match s {
-                    // The visitor cannot tell `"1000"` from `abc`; the first byte of the value can.
-                    Scalar::Plain(text) if self.quoted_at(&node.referenced) => {
+                    // The visitor cannot tell `"1000"` from `abc`; the first byte of the value
+                    // can. `defined`, not `referenced`: an alias (`*a`) is judged by its anchor.
+                    Scalar::Plain(text) if self.quoted_at(&node.defined) => {
                         Scalar::Quoted(text.clone())
                     }
                     // As spelled in the file (`0755`, `1e3`), for the message.
                     Scalar::Number(n) => {
-                        Scalar::Number(self.spelling(&node.referenced).unwrap_or_else(|| n.clone()))
+                        Scalar::Number(self.spelling(&node.defined).unwrap_or_else(|| n.clone()))
                     }
                     Scalar::Bool(b, t) => Scalar::Bool(
                         *b,
-                        self.spelling(&node.referenced).unwrap_or_else(|| t.clone()),
+                        self.spelling(&node.defined).unwrap_or_else(|| t.clone()),
                     ),
                     other => other.clone(),
                 };
@@ -260,7 +261,7 @@ mod tests {
 
     #[test]
     fn scalars_remember_how_they_were_written() {
-        let doc = "a: \"1000\"\nb: '2'\nc: 0755\nd: true\ne: text\nf:\ng: [1e3]\nh: n\n";
+        let doc = "a: \"1000\"\nb: '2'\nc: 0755\nd: true\ne: text\nf:\ng: [1e3]\nh: n\ni: &p \"7\"\nj: *p\n";
         let idx = FieldIndex::build(doc, 1);
         let kind = |p: &str| idx.scalar(p).map(|(_, s)| s.clone());
         assert_eq!(kind("a"), Some(Scalar::Quoted("1000".into())));
@@ -272,5 +273,14 @@ mod tests {
         assert_eq!(kind("f"), Some(Scalar::Null));
         assert_eq!(kind("g[0]"), Some(Scalar::Number("1e3".into())));
         assert_eq!(idx.scalar("a").unwrap().0, Pos { line: 1, column: 4 });
+        // An alias is quoted when its anchor is, and is located where it is used.
+        assert_eq!(kind("j"), Some(Scalar::Quoted("7".into())));
+        assert_eq!(
+            idx.scalar("j").unwrap().0,
+            Pos {
+                line: 10,
+                column: 4
+            }
+        );
     }
 }
