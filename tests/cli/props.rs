@@ -289,6 +289,65 @@ fn line() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A value for a typed field: anything, or one of the spellings a lax loader coerces.
+fn field_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        scalar(),
+        prop::sample::select(vec![
+            "1000", "\"6443\"", "'6443'", "6443", "yes", "n", "true", "\"true\"", "x", "1.5",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+/// A kubeadm document whose fields are all of the right shape, with random values.
+fn typed_document() -> impl Strategy<Value = String> {
+    let doc = |kind: &'static str, fields: Vec<&'static str>| {
+        prop::collection::vec((prop::sample::select(fields), field_value()), 1..4).prop_map(
+            move |fs| {
+                let body: Vec<String> = fs.iter().map(|(f, v)| f.replace("{}", v)).collect();
+                format!(
+                    "apiVersion: kubeadm.k8s.io/v1beta4\nkind: {kind}\n{}\n",
+                    body.join("\n")
+                )
+            },
+        )
+    };
+    prop_oneof![
+        doc(
+            "InitConfiguration",
+            vec![
+                "dryRun: {}",
+                "localAPIEndpoint:\n  bindPort: {}",
+                "localAPIEndpoint:\n  advertiseAddress: {}",
+                "nodeRegistration:\n  name: {}",
+                "nodeRegistration:\n  imagePullSerial: {}",
+                "certificateKey: {}",
+            ],
+        ),
+        doc(
+            "ClusterConfiguration",
+            vec![
+                "clusterName: {}",
+                "kubernetesVersion: {}",
+                "featureGates:\n  RootlessControlPlane: {}",
+                "apiServer:\n  certSANs:\n  - {}",
+                "scheduler:\n  extraArgs:\n  - name: v\n    value: {}",
+                "dns:\n  disabled: {}",
+            ],
+        ),
+        doc(
+            "ResetConfiguration",
+            vec![
+                "force: {}",
+                "cleanupTmpDir: {}",
+                "certificatesDir: {}",
+                "dryRun: {}"
+            ],
+        ),
+    ]
+}
+
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
@@ -340,7 +399,7 @@ fn check_loader(text: &str) -> Result<(), TestCaseError> {
     use plinth::config::{HostFacts, load_documents};
     let lines = text.split(['\n', '\r']).count() as u64 + 1;
     match load_documents(text, "prop.yaml") {
-        Ok(_) => {}
+        Ok(docs) => check_no_coercion(text, &docs)?,
         Err(issues) => {
             prop_assert!(!issues.is_empty());
             for i in &issues {
@@ -371,6 +430,52 @@ fn check_loader(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// What the loader accepted holds each scalar as the type YAML gives it without a schema: no
+/// `"6443"` read as an integer, no `1000` read as a string (an untyped parse is the oracle).
+fn check_no_coercion(text: &str, docs: &plinth::config::Documents) -> Result<(), TestCaseError> {
+    use serde_json::Value;
+    fn walk(typed: &Value, untyped: &Value, at: &str) -> Result<(), TestCaseError> {
+        match (typed, untyped) {
+            (Value::Object(t), Value::Object(u)) => {
+                for (k, v) in t {
+                    if let Some(w) = u.get(k) {
+                        walk(v, w, &format!("{at}.{k}"))?;
+                    }
+                }
+            }
+            (Value::Array(t), Value::Array(u)) => {
+                for (i, (v, w)) in t.iter().zip(u).enumerate() {
+                    walk(v, w, &format!("{at}[{i}]"))?;
+                }
+            }
+            (Value::Null, _) | (_, Value::Null) => {}
+            (Value::Number(_), w) => prop_assert!(w.is_number(), "{at}: {w:?} read as a number"),
+            (Value::Bool(_), w) => prop_assert!(w.is_boolean(), "{at}: {w:?} read as a boolean"),
+            (Value::String(_), w) => prop_assert!(w.is_string(), "{at}: {w:?} read as a string"),
+            _ => {}
+        }
+        Ok(())
+    }
+    // Documents the untyped parser cannot read (or splits differently) are not compared.
+    let Ok(untyped) = serde_saphyr::from_multiple::<Value>(text) else {
+        return Ok(());
+    };
+    for u in &untyped {
+        let typed = match u.get("kind").and_then(Value::as_str) {
+            Some("InitConfiguration") => docs.init.as_ref().map(|(d, _)| serde_json::to_value(d)),
+            Some("ClusterConfiguration") => {
+                docs.cluster.as_ref().map(|(d, _)| serde_json::to_value(d))
+            }
+            Some("ResetConfiguration") => docs.reset.as_ref().map(|(d, _)| serde_json::to_value(d)),
+            _ => None,
+        };
+        if let Some(Ok(t)) = typed {
+            walk(&t, u, "")?;
+        }
+    }
+    Ok(())
+}
+
 fn loader_cases() -> u32 {
     // PROPTEST_CASES raises the count for a longer local run; CI keeps it to seconds.
     std::env::var("PROPTEST_CASES")
@@ -395,9 +500,11 @@ proptest! {
     }
 
     #[test]
-    fn random_text_never_panics_the_loader(text in prop_oneof![
+    fn random_text_and_documents_never_panic_the_loader(text in prop_oneof![
         any::<String>(),
         prop::collection::vec(line(), 0..20).prop_map(|v| v.join("\n")),
+        // Whole documents of typed fields: the type rules run on every case.
+        typed_document(),
     ]) {
         check_loader(&text)?;
     }
