@@ -125,6 +125,7 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
     };
     // Everything is validated before the first write: config, then the plan.
     let cfg = config::load(flags.config.as_deref(), &flags.overrides.to_overrides())?;
+    super::load_patches(&cfg)?;
     let wf = workflow();
     let skip = flags
         .skip_phases

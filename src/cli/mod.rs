@@ -57,7 +57,7 @@ pub enum ConfigCommand {
     Print(PrintCommand),
     /// Validate a config file (no root, no host changes).
     Validate {
-        /// The config file.
+        /// The config file (`-` reads standard input).
         #[arg(long)]
         config: PathBuf,
         /// Overrides, as for `init`.
@@ -232,8 +232,40 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 c.downcast_ref::<crate::host::fs::FsError>(),
                 Some(crate::host::fs::FsError::Symlink { .. })
             )
+            || c.downcast_ref::<PatchesError>().is_some()
     });
     if usage { EXIT_USAGE } else { 1 }
+}
+
+/// The config's patch files could not be loaded (exit 2: the config is wrong, nothing was
+/// written).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid patches in {}", dir.display())]
+pub struct PatchesError {
+    /// `patches.directory` / `--patches`.
+    pub dir: PathBuf,
+    /// The file that failed and why.
+    #[source]
+    pub source: crate::manifests::PatchError,
+}
+
+/// Loads and checks every patch file of the config's patches directory, so a patch that does
+/// not parse is reported before the first write rather than by the phase that renders.
+///
+/// # Errors
+/// [`PatchesError`] naming the file.
+fn load_patches(
+    cfg: &config::ResolvedConfig,
+) -> Result<Option<crate::manifests::PatchSet>, PatchesError> {
+    cfg.patches_dir
+        .as_deref()
+        .map(|dir| {
+            crate::manifests::PatchSet::load(dir).map_err(|source| PatchesError {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        })
+        .transpose()
 }
 
 /// A usage problem found after parsing (exit 2).
@@ -254,12 +286,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             overrides,
         }) => {
             let cfg = config::load(Some(&path), &overrides.to_overrides())?;
+            // What init would refuse after its first write must fail validation too.
+            load_patches(&cfg)?;
             for w in &cfg.warnings {
                 eprintln!("warning: {w}");
             }
+            let name = if path.as_os_str() == "-" {
+                config::STDIN_NAME.to_string()
+            } else {
+                path.display().to_string()
+            };
             println!(
                 "{}: valid (Kubernetes {}, node {}, advertise {}:{}, keys {})",
-                path.display(),
+                name,
                 cfg.kubernetes_version,
                 cfg.node_name,
                 cfg.advertise_address,

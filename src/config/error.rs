@@ -25,6 +25,8 @@ pub enum ErrorKind {
     InvalidValue,
     /// A command-line flag value fails validation.
     InvalidFlag,
+    /// The input exceeds a documented limit (number of documents).
+    Limit,
 }
 
 /// One problem in the configuration.
@@ -72,13 +74,49 @@ impl fmt::Display for Issue {
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
-    #[error("failed to read config file {}", path.display())]
+    #[error("failed to read config file {}", shown(path))]
     Read {
         /// The file.
         path: PathBuf,
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// The input is not a regular file (a FIFO, a device, a directory ...).
+    #[error(
+        "config input {} is {what}, not a regular file (give the path of a YAML file, or `-` to read standard input)",
+        shown(path)
+    )]
+    NotRegularFile {
+        /// The input.
+        path: PathBuf,
+        /// What it is instead, e.g. "a named pipe (FIFO)".
+        what: &'static str,
+    },
+    /// The input is larger than [`MAX_CONFIG_BYTES`](super::MAX_CONFIG_BYTES).
+    #[error(
+        "config input {} is larger than {} MiB, the limit (a kubeadm config is a few KiB: check that this is the right file)",
+        shown(path),
+        limit >> 20
+    )]
+    TooLarge {
+        /// The input.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The input is not UTF-8 text.
+    #[error(
+        "config input {} is not UTF-8 text: invalid byte at line {line}, column {column} (save the file as UTF-8)",
+        shown(path)
+    )]
+    NotUtf8 {
+        /// The input.
+        path: PathBuf,
+        /// 1-based line of the first invalid byte.
+        line: u64,
+        /// 1-based column (in characters) of the first invalid byte.
+        column: u64,
     },
     /// One or more problems were found.
     #[error("{}", render_issues(issues))]
@@ -94,8 +132,17 @@ impl Error {
     pub fn issues(&self) -> &[Issue] {
         match self {
             Error::Invalid { issues } => issues,
-            Error::Read { .. } => &[],
+            _ => &[],
         }
+    }
+}
+
+/// `-` is shown as "- (standard input)".
+fn shown(path: &std::path::Path) -> String {
+    if path.as_os_str() == "-" {
+        "- (standard input)".to_string()
+    } else {
+        path.display().to_string()
     }
 }
 

@@ -9,6 +9,7 @@ mod locate;
 pub mod pathpolicy;
 mod reset;
 mod resolve;
+mod source;
 mod suggest;
 pub mod v1beta4;
 mod validate;
@@ -16,9 +17,10 @@ mod values;
 
 pub use defaults::{DEFAULT_IMAGE_REPOSITORY, DEFAULT_KUBERNETES_VERSION, init_defaults_yaml};
 pub use error::{Error, ErrorKind};
-pub use load::{Documents, load_documents};
+pub use load::{Documents, MAX_DOCUMENTS, load_documents};
 pub use reset::{check_reset, load_reset};
 pub use resolve::{HostFacts, Overrides, load, load_str, resolve};
+pub use source::{MAX_CONFIG_BYTES, STDIN_NAME, read_source};
 pub use values::{
     Endpoint, EtcdMode, ExternalEtcdConfig, KeyAlgorithm, KubeVersion, LocalEtcdConfig,
     ResolvedTimeouts, format_go_duration, nth_ip, parse_go_duration,

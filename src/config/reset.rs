@@ -19,12 +19,9 @@ pub fn load_reset(path: Option<&Path>) -> Result<Documents, Error> {
     let Some(p) = path else {
         return Ok(Documents::default());
     };
-    let text = std::fs::read_to_string(p).map_err(|source| Error::Read {
-        path: p.to_path_buf(),
-        source,
-    })?;
-    let docs = load_documents(&text, &p.display().to_string())
-        .map_err(|issues| Error::Invalid { issues })?;
+    // The same bounded reader as init's: regular files (or `-`) up to 1 MiB.
+    let (text, name) = super::read_source(p)?;
+    let docs = load_documents(&text, &name).map_err(|issues| Error::Invalid { issues })?;
     check_reset(&docs)?;
     Ok(docs)
 }

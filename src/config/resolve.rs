@@ -12,6 +12,7 @@ use super::defaults::{
 use super::error::{Error, ErrorKind, Issue};
 use super::load::{Documents, FieldIndexHandle, load_documents};
 use super::locate::FieldIndex;
+use super::source::read_source;
 use super::validate::Validator;
 
 /// Command-line values that override the file (kubeadm's flag names).
@@ -102,16 +103,11 @@ fn default_route_address() -> Option<String> {
 /// Loads, defaults, validates and resolves the config at `path` (or none) with `overrides`.
 ///
 /// # Errors
-/// [`Error::Read`] when the file cannot be read; [`Error::Invalid`] listing every problem.
+/// The errors of [`read_source`] when the input cannot be read or is refused (`-` means
+/// standard input); [`Error::Invalid`] listing every problem.
 pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<ResolvedConfig, Error> {
     let (text, name) = match path {
-        Some(p) => (
-            std::fs::read_to_string(p).map_err(|source| Error::Read {
-                path: p.to_path_buf(),
-                source,
-            })?,
-            p.display().to_string(),
-        ),
+        Some(p) => read_source(p)?,
         None => (String::new(), "<defaults>".to_string()),
     };
     let docs = load_documents(&text, &name).map_err(|issues| Error::Invalid { issues })?;
@@ -126,7 +122,7 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<ResolvedConfig
         overrides,
         &HostFacts::detect_only(need_name, need_address),
     )?;
-    r.source = path.map(Path::to_path_buf);
+    r.source = path.filter(|p| p.as_os_str() != "-").map(Path::to_path_buf);
     Ok(r)
 }
 

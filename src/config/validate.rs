@@ -37,6 +37,9 @@ const RESET: &str = "ResetConfiguration";
 /// kubeadm's feature gates in 1.37 (only RootlessControlPlane is left).
 const FEATURE_GATES: &[&str] = &["RootlessControlPlane"];
 
+/// Gates kubeadm knows but plinth cannot honour when enabled (rendering refuses them too).
+const UNSUPPORTED_FEATURE_GATES: &[&str] = &["RootlessControlPlane"];
+
 impl<'a> Validator<'a> {
     pub(crate) fn new(
         file: &'a str,
@@ -407,6 +410,34 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The patches directory must exist when the config is loaded, not when the first phase
+    /// that renders runs (after the certificates are written). A relative path is relative to
+    /// the working directory, as in kubeadm.
+    fn patches_dir(&mut self, dir: &Path) {
+        const FIELD: &str = "patches.directory";
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => self.err(
+                INIT,
+                FIELD,
+                format!("patches directory {} is not a directory", dir.display()),
+                Some("give the directory that holds the patch files".into()),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.err(
+                INIT,
+                FIELD,
+                format!("patches directory {} does not exist", dir.display()),
+                Some("create it, fix the path, or remove patches.directory / --patches".into()),
+            ),
+            Err(e) => self.err(
+                INIT,
+                FIELD,
+                format!("patches directory {} cannot be read: {e}", dir.display()),
+                Some("check the path and its permissions".into()),
+            ),
+        }
+    }
+
     #[allow(clippy::too_many_lines)]
     pub(crate) fn resolve(
         &mut self,
@@ -559,7 +590,7 @@ impl<'a> Validator<'a> {
             None
         } else {
             match adv_str.parse::<IpAddr>() {
-                Ok(ip) if ip.is_unspecified() || ip.is_multicast() => {
+                Ok(ip) if ip.is_unspecified() || ip.is_multicast() || is_broadcast(ip) => {
                     self.err(
                         INIT,
                         "localAPIEndpoint.advertiseAddress",
@@ -715,8 +746,18 @@ impl<'a> Validator<'a> {
         if cluster_name.is_empty() {
             self.err(CLUSTER, "clusterName", "cluster name is empty".into(), None);
         }
-        for (gate, _) in cluster.feature_gates.iter().flatten() {
-            if !FEATURE_GATES.contains(&gate.as_str()) {
+        for (gate, on) in cluster.feature_gates.iter().flatten() {
+            if UNSUPPORTED_FEATURE_GATES.contains(&gate.as_str()) && *on {
+                // Found here, not by the control-plane phase after the certificates are written.
+                self.err(
+                    CLUSTER,
+                    &format!("featureGates.{gate}"),
+                    format!("plinth does not support the {gate} feature gate"),
+                    Some(format!(
+                        "remove it or set `{gate}: false`; plinth runs the control plane as root"
+                    )),
+                );
+            } else if !FEATURE_GATES.contains(&gate.as_str()) {
                 self.err(
                     CLUSTER,
                     &format!("featureGates.{gate}"),
@@ -898,6 +939,9 @@ impl<'a> Validator<'a> {
             .and_then(|p| p.directory.as_ref())
             .filter(|d| !d.is_empty())
             .map(PathBuf::from);
+        if let Some(d) = &patches_dir {
+            self.patches_dir(d);
+        }
         let skip_phases = init.skip_phases.clone().unwrap_or_default();
 
         Some(ResolvedConfig {
@@ -964,6 +1008,11 @@ fn parse_endpoint(s: &str, default_port: u16) -> Result<Endpoint, String> {
         None => default_port,
     };
     Ok(Endpoint { host, port })
+}
+
+/// 255.255.255.255 (the limited broadcast address): no API server can be reached there.
+fn is_broadcast(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
 }
 
 fn is_token(t: &str) -> bool {
@@ -1041,5 +1090,83 @@ mod tests {
             "system:bootstrappers:kubeadm:default-node-token"
         ));
         assert!(!is_bootstrap_group("system:masters"));
+    }
+
+    fn load(yaml: &str, o: &crate::config::Overrides) -> Result<ResolvedConfig, Vec<Issue>> {
+        let facts = crate::config::HostFacts {
+            hostname: Some("cp-1".into()),
+            default_address: Some("10.0.0.10".into()),
+        };
+        crate::config::load_str(yaml, "c.yaml", o, &facts).map_err(|e| e.issues().to_vec())
+    }
+
+    const INIT_DOC: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n";
+
+    #[test]
+    fn the_limited_broadcast_address_cannot_be_advertised() {
+        let yaml = format!("{INIT_DOC}localAPIEndpoint:\n  advertiseAddress: 255.255.255.255\n");
+        let i = load(&yaml, &Default::default()).unwrap_err();
+        assert_eq!(i.len(), 1, "{i:?}");
+        assert_eq!(
+            i[0].field.as_deref(),
+            Some("InitConfiguration.localAPIEndpoint.advertiseAddress")
+        );
+        assert_eq!(i[0].line, Some(4));
+        assert!(i[0].message.contains("cannot be advertised"), "{}", i[0]);
+        let flag = crate::config::Overrides {
+            apiserver_advertise_address: Some("255.255.255.255".into()),
+            ..Default::default()
+        };
+        let i = load("", &flag).unwrap_err();
+        assert_eq!(i[0].field.as_deref(), Some("--apiserver-advertise-address"));
+        // A subnet's last address may be a host address: only the limited broadcast is known.
+        let yaml = format!("{INIT_DOC}localAPIEndpoint:\n  advertiseAddress: 10.0.0.255\n");
+        assert!(load(&yaml, &Default::default()).is_ok());
+    }
+
+    #[test]
+    fn an_enabled_rootless_control_plane_gate_is_a_located_config_error() {
+        let doc = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nfeatureGates:\n  RootlessControlPlane: true\n";
+        let i = load(doc, &Default::default()).unwrap_err();
+        assert_eq!(i.len(), 1, "{i:?}");
+        assert_eq!(
+            i[0].field.as_deref(),
+            Some("ClusterConfiguration.featureGates.RootlessControlPlane")
+        );
+        assert_eq!((i[0].line, i[0].column), (Some(4), Some(3)));
+        assert!(i[0].message.contains("does not support"), "{}", i[0]);
+        assert!(i[0].hint.as_deref().unwrap().contains("false"), "{}", i[0]);
+        assert!(load(&doc.replace("true", "false"), &Default::default()).is_ok());
+    }
+
+    #[test]
+    fn a_missing_patches_directory_is_a_located_config_error() {
+        let d = tempfile::tempdir().unwrap();
+        let missing = d.path().join("nope");
+        let yaml = format!("{INIT_DOC}patches:\n  directory: {}\n", missing.display());
+        let i = load(&yaml, &Default::default()).unwrap_err();
+        assert_eq!(i.len(), 1, "{i:?}");
+        assert_eq!(
+            i[0].field.as_deref(),
+            Some("InitConfiguration.patches.directory")
+        );
+        assert_eq!(i[0].line, Some(4));
+        assert!(i[0].message.contains("does not exist"), "{}", i[0]);
+        // A file is not a directory.
+        let file = d.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let yaml = format!("{INIT_DOC}patches:\n  directory: {}\n", file.display());
+        let i = load(&yaml, &Default::default()).unwrap_err();
+        assert!(i[0].message.contains("is not a directory"), "{}", i[0]);
+        // The flag is named when the flag gave it.
+        let flag = crate::config::Overrides {
+            patches: Some(missing.display().to_string()),
+            ..Default::default()
+        };
+        let i = load("", &flag).unwrap_err();
+        assert_eq!(i[0].field.as_deref(), Some("--patches"));
+        // An existing directory is fine.
+        let yaml = format!("{INIT_DOC}patches:\n  directory: {}\n", d.path().display());
+        assert!(load(&yaml, &Default::default()).is_ok());
     }
 }

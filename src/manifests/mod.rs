@@ -16,8 +16,8 @@
 pub mod args;
 pub mod context;
 pub mod patches;
-mod strategic;
 mod render;
+mod strategic;
 pub mod volumes;
 mod write;
 

@@ -95,7 +95,9 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         ),
         (
             "advertise address not an IP",
-            i("localAPIEndpoint:\n  advertiseAddress: 192.168.1\nnodeRegistration:\n  name: n\n"),
+            i(
+                "localAPIEndpoint:\n  advertiseAddress: 192.168.1\nnodeRegistration:\n  name: node\n",
+            ),
             vec![],
             vec![
                 ":4:3:",
@@ -105,14 +107,14 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         ),
         (
             "advertise address unspecified",
-            i("localAPIEndpoint:\n  advertiseAddress: 0.0.0.0\nnodeRegistration:\n  name: n\n"),
+            i("localAPIEndpoint:\n  advertiseAddress: 0.0.0.0\nnodeRegistration:\n  name: node\n"),
             vec![],
             vec![":4:3:", "cannot be advertised"],
         ),
         (
             "bind port out of range",
             i(
-                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\n  bindPort: 70000\nnodeRegistration:\n  name: n\n",
+                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\n  bindPort: 70000\nnodeRegistration:\n  name: node\n",
             ),
             vec![],
             vec![":5:3:", "port 70000 is out of range"],
@@ -180,7 +182,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
             format!(
                 "{}---\n{CLUSTER}",
                 i(
-                    "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: n\nbootstrapTokens:\n- token: abcdef.0123456789ABCDEF\n"
+                    "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: node\nbootstrapTokens:\n- token: abcdef.0123456789ABCDEF\n"
                 )
             ),
             vec![],
@@ -193,7 +195,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         (
             "token ttl in days",
             i(
-                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: n\nbootstrapTokens:\n- ttl: 1d\n",
+                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: node\nbootstrapTokens:\n- ttl: 1d\n",
             ),
             vec![],
             vec![":8:3:", "bootstrapTokens[0].ttl", "not a duration"],
@@ -201,7 +203,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         (
             "token usage",
             i(
-                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: n\nbootstrapTokens:\n- usages: [signing, everything]\n",
+                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: node\nbootstrapTokens:\n- usages: [signing, everything]\n",
             ),
             vec![],
             vec![":8:", "unknown token usage \"everything\""],
@@ -209,7 +211,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         (
             "token group",
             i(
-                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: n\nbootstrapTokens:\n- groups: [system:masters]\n",
+                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: node\nbootstrapTokens:\n- groups: [system:masters]\n",
             ),
             vec![],
             vec![":8:", "not a bootstrap group"],
@@ -328,7 +330,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         (
             "timeout",
             i(
-                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: n\ntimeouts:\n  kubernetesAPICall: soon\n",
+                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: node\ntimeouts:\n  kubernetesAPICall: soon\n",
             ),
             vec![],
             vec![":8:3:", "timeouts.kubernetesAPICall"],
@@ -342,7 +344,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         (
             "taint effect",
             i(
-                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: n\n  taints:\n  - key: k\n    effect: Never\n",
+                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: node\n  taints:\n  - key: k\n    effect: Never\n",
             ),
             vec![],
             vec![":9:", "unknown taint effect \"Never\""],
@@ -350,7 +352,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         (
             "pull policy",
             i(
-                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: n\n  imagePullPolicy: Sometimes\n",
+                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: node\n  imagePullPolicy: Sometimes\n",
             ),
             vec![],
             vec![":7:3:", "Always, IfNotPresent or Never"],
@@ -358,7 +360,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>, Vec<&'static str>)> 
         (
             "cri socket",
             i(
-                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: n\n  criSocket: tcp://10.0.0.1:1234\n",
+                "localAPIEndpoint:\n  advertiseAddress: 10.0.0.1\nnodeRegistration:\n  name: node\n  criSocket: tcp://10.0.0.1:1234\n",
             ),
             vec![],
             vec![":7:3:", "not a unix socket"],

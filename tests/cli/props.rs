@@ -178,3 +178,334 @@ proptest! {
         );
     }
 }
+
+/// Every config file the repository ships, as seeds for the mutations below.
+fn seed_configs() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths: Vec<std::path::PathBuf> = ["config/cluster.yaml", "config/sandbox.yaml"]
+        .iter()
+        .map(|p| root.join(p))
+        .collect();
+    for e in std::fs::read_dir(root.join("tests/golden"))
+        .unwrap()
+        .flatten()
+    {
+        paths.push(e.path().join("config.yaml"));
+    }
+    paths.sort();
+    let seeds: Vec<String> = paths
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    assert!(seeds.len() >= 10, "seed configs went missing");
+    seeds
+}
+
+/// One edit of a config text, applied at a line chosen by `at` (modulo the line count).
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Replace the value after the first `: ` of the line.
+    Value(usize, String),
+    /// Indent the line by this many extra spaces (0 removes its indentation).
+    Indent(usize, usize),
+    /// Insert a line.
+    Insert(usize, String),
+    /// Remove the line.
+    Remove(usize),
+    /// Repeat the line.
+    Duplicate(usize),
+}
+
+/// Values that probe the type rules and the parser: quoted numbers, huge numbers, YAML 1.1
+/// booleans, flow collections, anchors, tags, unicode, control characters.
+fn scalar() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "\"6443\"",
+        "'0x1937'",
+        "0x1937",
+        "1000",
+        "-1",
+        "1e400",
+        "99999999999999999999999999",
+        "1.37",
+        "yes",
+        "n",
+        "on",
+        "~",
+        "null",
+        "true",
+        "\"true\"",
+        "[a, b]",
+        "{a: 1}",
+        "[",
+        "{",
+        "&a x",
+        "*a",
+        "!!str 5",
+        "!!int x",
+        "!!binary aGk=",
+        "|",
+        ">-",
+        "\"unterminated",
+        "'",
+        "\"\\u0000\"",
+        "255.255.255.255",
+        "0.0.0.0",
+        "::",
+        "v1.37.2",
+        "RSA-4096",
+        "é",
+        "日本",
+        "😀",
+        "\u{feff}",
+        "\t",
+        "\r",
+        "\r\n",
+        "- x",
+        "# c",
+        "a: b: c",
+        "--- ",
+        "...",
+    ]);
+    prop_oneof![
+        3 => prop::collection::vec(pieces, 1..4).prop_map(|v| v.concat()),
+        1 => any::<String>(),
+        1 => any::<i128>().prop_map(|n| n.to_string()),
+    ]
+}
+
+fn line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        scalar(),
+        "[a-zA-Z]{1,12}".prop_map(|k| format!("{k}: x")),
+        scalar().prop_map(|v| format!("  bindPort: {v}")),
+        scalar().prop_map(|v| format!("clusterName: {v}")),
+        scalar().prop_map(|v| format!("featureGates:\n  RootlessControlPlane: {v}")),
+        Just("---".to_string()),
+        Just("...".to_string()),
+        Just("apiVersion: kubeadm.k8s.io/v1beta4".to_string()),
+        Just("kind: ClusterConfiguration".to_string()),
+        Just("kind: InitConfiguration".to_string()),
+    ]
+}
+
+/// A value for a typed field: anything, or one of the spellings a lax loader coerces.
+fn field_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        scalar(),
+        prop::sample::select(vec![
+            "1000", "\"6443\"", "'6443'", "6443", "yes", "n", "true", "\"true\"", "x", "1.5",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+/// A kubeadm document whose fields are all of the right shape, with random values.
+fn typed_document() -> impl Strategy<Value = String> {
+    let doc = |kind: &'static str, fields: Vec<&'static str>| {
+        prop::collection::vec((prop::sample::select(fields), field_value()), 1..4).prop_map(
+            move |fs| {
+                let body: Vec<String> = fs.iter().map(|(f, v)| f.replace("{}", v)).collect();
+                format!(
+                    "apiVersion: kubeadm.k8s.io/v1beta4\nkind: {kind}\n{}\n",
+                    body.join("\n")
+                )
+            },
+        )
+    };
+    prop_oneof![
+        doc(
+            "InitConfiguration",
+            vec![
+                "dryRun: {}",
+                "localAPIEndpoint:\n  bindPort: {}",
+                "localAPIEndpoint:\n  advertiseAddress: {}",
+                "nodeRegistration:\n  name: {}",
+                "nodeRegistration:\n  imagePullSerial: {}",
+                "certificateKey: {}",
+            ],
+        ),
+        doc(
+            "ClusterConfiguration",
+            vec![
+                "clusterName: {}",
+                "kubernetesVersion: {}",
+                "featureGates:\n  RootlessControlPlane: {}",
+                "apiServer:\n  certSANs:\n  - {}",
+                "scheduler:\n  extraArgs:\n  - name: v\n    value: {}",
+                "dns:\n  disabled: {}",
+            ],
+        ),
+        doc(
+            "ResetConfiguration",
+            vec![
+                "force: {}",
+                "cleanupTmpDir: {}",
+                "certificatesDir: {}",
+                "dryRun: {}"
+            ],
+        ),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let at = any::<usize>();
+    prop_oneof![
+        3 => (at, scalar()).prop_map(|(a, v)| Mutation::Value(a, v)),
+        1 => (at, 0usize..9).prop_map(|(a, n)| Mutation::Indent(a, n)),
+        2 => (at, line()).prop_map(|(a, l)| Mutation::Insert(a, l)),
+        1 => at.prop_map(Mutation::Remove),
+        1 => at.prop_map(Mutation::Duplicate),
+    ]
+}
+
+fn mutate(text: &str, muts: &[Mutation]) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for m in muts {
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        let n = lines.len();
+        match m {
+            Mutation::Value(a, v) => {
+                let l = &mut lines[a % n];
+                if let Some(i) = l.find(": ") {
+                    l.truncate(i + 2);
+                    l.push_str(v);
+                }
+            }
+            Mutation::Indent(a, k) => {
+                let l = &mut lines[a % n];
+                *l = format!("{}{}", " ".repeat(*k), l.trim_start());
+            }
+            Mutation::Insert(a, l) => lines.insert(a % (n + 1), l.clone()),
+            Mutation::Remove(a) => {
+                lines.remove(a % n);
+            }
+            Mutation::Duplicate(a) => {
+                let l = lines[a % n].clone();
+                lines.insert(a % n, l);
+            }
+        }
+    }
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+/// The loader never panics: it resolves, or every issue it returns has a message and is
+/// located (a line within the file, or a field), and a file error has a line.
+fn check_loader(text: &str) -> Result<(), TestCaseError> {
+    use plinth::config::{HostFacts, load_documents};
+    let lines = text.split(['\n', '\r']).count() as u64 + 1;
+    match load_documents(text, "prop.yaml") {
+        Ok(docs) => check_no_coercion(text, &docs)?,
+        Err(issues) => {
+            prop_assert!(!issues.is_empty());
+            for i in &issues {
+                prop_assert!(!i.message.is_empty(), "{i:?}");
+                prop_assert!(
+                    i.line.is_some_and(|l| (1..=lines).contains(&l)),
+                    "{i:?}\n{text}"
+                );
+            }
+        }
+    }
+    let facts = HostFacts {
+        hostname: Some("cp-1".into()),
+        default_address: Some("10.0.0.10".into()),
+    };
+    if let Err(e) = load_str(text, "prop.yaml", &Overrides::default(), &facts) {
+        let issues = e.issues();
+        prop_assert!(!issues.is_empty(), "{e}");
+        for i in issues {
+            prop_assert!(!i.message.is_empty(), "{i:?}");
+            prop_assert!(i.line.is_some() || i.field.is_some(), "{i:?}\n{text}");
+            if let Some(l) = i.line {
+                prop_assert!((1..=lines).contains(&l), "{i:?}\n{text}");
+            }
+        }
+        prop_assert!(!e.to_string().is_empty());
+    }
+    Ok(())
+}
+
+/// What the loader accepted holds each scalar as the type YAML gives it without a schema: no
+/// `"6443"` read as an integer, no `1000` read as a string (an untyped parse is the oracle).
+fn check_no_coercion(text: &str, docs: &plinth::config::Documents) -> Result<(), TestCaseError> {
+    use serde_json::Value;
+    fn walk(typed: &Value, untyped: &Value, at: &str) -> Result<(), TestCaseError> {
+        match (typed, untyped) {
+            (Value::Object(t), Value::Object(u)) => {
+                for (k, v) in t {
+                    if let Some(w) = u.get(k) {
+                        walk(v, w, &format!("{at}.{k}"))?;
+                    }
+                }
+            }
+            (Value::Array(t), Value::Array(u)) => {
+                for (i, (v, w)) in t.iter().zip(u).enumerate() {
+                    walk(v, w, &format!("{at}[{i}]"))?;
+                }
+            }
+            (Value::Null, _) | (_, Value::Null) => {}
+            (Value::Number(_), w) => prop_assert!(w.is_number(), "{at}: {w:?} read as a number"),
+            (Value::Bool(_), w) => prop_assert!(w.is_boolean(), "{at}: {w:?} read as a boolean"),
+            (Value::String(_), w) => prop_assert!(w.is_string(), "{at}: {w:?} read as a string"),
+            _ => {}
+        }
+        Ok(())
+    }
+    // Documents the untyped parser cannot read (or splits differently) are not compared.
+    let Ok(untyped) = serde_saphyr::from_multiple::<Value>(text) else {
+        return Ok(());
+    };
+    for u in &untyped {
+        let typed = match u.get("kind").and_then(Value::as_str) {
+            Some("InitConfiguration") => docs.init.as_ref().map(|(d, _)| serde_json::to_value(d)),
+            Some("ClusterConfiguration") => {
+                docs.cluster.as_ref().map(|(d, _)| serde_json::to_value(d))
+            }
+            Some("ResetConfiguration") => docs.reset.as_ref().map(|(d, _)| serde_json::to_value(d)),
+            _ => None,
+        };
+        if let Some(Ok(t)) = typed {
+            walk(&t, u, "")?;
+        }
+    }
+    Ok(())
+}
+
+fn loader_cases() -> u32 {
+    // PROPTEST_CASES raises the count for a longer local run; CI keeps it to seconds.
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: loader_cases(), ..ProptestConfig::default() })]
+
+    /// `cargo fuzz` needs a nightly toolchain, which the build machines do not have; this
+    /// property is the stable-toolchain stand-in (see docs/config-reference.md).
+    #[test]
+    fn mutated_configs_never_panic_the_loader_and_errors_are_located(
+        seed in any::<prop::sample::Index>(),
+        muts in prop::collection::vec(mutation(), 1..8),
+    ) {
+        let seeds = seed_configs();
+        let text = mutate(seeds[seed.index(seeds.len())].as_str(), &muts);
+        check_loader(&text)?;
+    }
+
+    #[test]
+    fn random_text_and_documents_never_panic_the_loader(text in prop_oneof![
+        any::<String>(),
+        prop::collection::vec(line(), 0..20).prop_map(|v| v.join("\n")),
+        // Whole documents of typed fields: the type rules run on every case.
+        typed_document(),
+    ]) {
+        check_loader(&text)?;
+    }
+}

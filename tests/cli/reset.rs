@@ -169,3 +169,19 @@ fn reset_rejects_a_bad_config_with_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains(":3:"), "{}", text(&o));
 }
+
+#[test]
+fn reset_reads_its_config_through_the_bounded_reader() {
+    let d = tempfile::tempdir().unwrap();
+    // /dev/zero never ends: the old reader grew without bound; refused before reading now.
+    let o = plinth(&[
+        "reset",
+        "--force",
+        "--config",
+        "/dev/zero",
+        "--root",
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("/dev/zero"), "{}", text(&o));
+}
