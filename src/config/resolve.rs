@@ -279,7 +279,7 @@ pub fn resolve(docs: Documents, o: &Overrides, facts: &HostFacts) -> Result<Reso
     .into_iter()
     .collect();
     let mut v = Validator::new(&file, indexes, flags);
-    let resolved = v.resolve(init, cluster, reset, docs.kubelet, docs.kube_proxy);
+    let resolved = v.resolve_config(init, cluster, reset, docs.kubelet, docs.kube_proxy);
     let mut issues: Vec<Issue> = v.into_issues();
     match resolved {
         Some(mut r) if issues.is_empty() => {
