@@ -88,7 +88,7 @@ pub struct OverrideArgs {
     /// Extra API server certificate SANs (comma separated).
     #[arg(long, value_delimiter = ',')]
     pub apiserver_cert_extra_sans: Vec<String>,
-    /// Shared endpoint for all control-plane nodes (host[:port]).
+    /// Shared endpoint for all control-plane nodes (host or host:port).
     #[arg(long)]
     pub control_plane_endpoint: Option<String>,
     /// Node name.

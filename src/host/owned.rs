@@ -96,7 +96,7 @@ pub fn record(path: &Path, dir_mode: u32) -> Result<(), FsError> {
     Ok(())
 }
 
-/// [`write_atomic`](super::fs::write_atomic), with the file's name recorded in its directory's
+/// [`write_atomic`], with the file's name recorded in its directory's
 /// ledger first ([`record`]), so reset removes it and leaves the user's files next to it. For
 /// files whose content is checked by their own rules (certificates, keys, kubeconfigs).
 ///

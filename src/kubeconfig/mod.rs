@@ -1,5 +1,5 @@
-//! Kubeconfig files: the typed file format ([`file`]), kubeadm's table of files ([`spec`]),
-//! and converging them on disk ([`store`]) with client certificates issued by the cluster CA.
+//! Kubeconfig files: the typed file format ([`file`]), kubeadm's table of files (`spec`),
+//! and converging them on disk (`store`) with client certificates issued by the cluster CA.
 //! Knows nothing of the CLI, phases or stdout; all crypto goes through [`crate::pki`].
 
 mod error;

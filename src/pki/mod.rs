@@ -1,6 +1,6 @@
-//! Public-key infrastructure: kubeadm's certificate table ([`spec`]), SANs ([`sans`]), key
-//! generation and kubeadm's PEM formats ([`keys`]), issuing ([`issue`], [`ca`]), converging
-//! the PKI directory without ever overwriting ([`store`]) and expiry reports ([`expiry`]).
+//! Public-key infrastructure: kubeadm's certificate table (`spec`), SANs (`sans`), key
+//! generation and kubeadm's PEM formats (`keys`), issuing (`issue`, `ca`), converging
+//! the PKI directory without ever overwriting (`store`) and expiry reports (`expiry`).
 //! Knows nothing of the CLI, phases or stdout.
 
 mod ca;
