@@ -1,29 +1,67 @@
-//! kubeadm's phase workflow as data: a tree of groups and leaves, flattened pre-order into
-//! paths such as `certs/apiserver`, a pure selection step ([`Workflow::plan`]) and a runner.
+//! kubeadm's phase workflow as data: a tree of groups and [`Leaf`] values (name, summary,
+//! `run_if`, `run`), flattened pre-order into paths such as `certs/apiserver`, a pure selection
+//! step ([`Workflow::plan`]) and a runner.
 //! kubeadm: `app/cmd/phases/workflow/{phase.go,runner.go}`.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-/// One unit of work. Must be idempotent: it reuses valid artefacts already on disk, so it can
-/// run alone (`plinth init phase certs apiserver`) or again after a partial run.
-pub trait Phase<C>: Send + Sync {
+/// What a leaf's `run_if` decides (kubeadm's `RunIf`).
+type RunIf<C> = Box<dyn Fn(&C) -> Decision + Send + Sync>;
+/// What a leaf does.
+type RunFn<C> = Box<dyn Fn(&mut C) -> anyhow::Result<()> + Send + Sync>;
+
+/// One unit of work, as a value (kubeadm's `workflow.Phase`): a name, a summary, an optional
+/// `run_if` and the work itself. Leaves repeated per item (one per certificate, per kubeconfig,
+/// per component) are built from their table with closures that capture the item.
+///
+/// The work must be idempotent: it reuses valid artefacts already on disk, so it can run alone
+/// (`plinth init phase certs apiserver`) or again after a partial run.
+pub struct Leaf<C> {
     /// kebab-case name, unique among siblings.
-    fn name(&self) -> &'static str;
+    pub name: &'static str,
     /// One line for help and docs/phases.md.
-    fn summary(&self) -> &'static str;
-    /// kubeadm's `RunIf`, keeping the reason: skipped phases say why.
-    ///
-    /// # Errors
-    /// When the decision itself fails.
-    fn decide(&self, _ctx: &C) -> anyhow::Result<Decision> {
-        Ok(Decision::Run)
+    pub summary: &'static str,
+    run_if: Option<RunIf<C>>,
+    run: RunFn<C>,
+}
+
+impl<C> Leaf<C> {
+    /// A leaf that always runs `run` when planned.
+    #[must_use]
+    pub fn new(
+        name: &'static str,
+        summary: &'static str,
+        run: impl Fn(&mut C) -> anyhow::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        Leaf {
+            name,
+            summary,
+            run_if: None,
+            run: Box::new(run),
+        }
     }
+
+    /// kubeadm's `RunIf`, keeping the reason: a skipped leaf says why, and does not run.
+    #[must_use]
+    pub fn run_if(mut self, run_if: impl Fn(&C) -> Decision + Send + Sync + 'static) -> Self {
+        self.run_if = Some(Box::new(run_if));
+        self
+    }
+
+    /// Whether this leaf runs under `ctx` (always, without a `run_if`).
+    #[must_use]
+    pub fn decide(&self, ctx: &C) -> Decision {
+        self.run_if.as_ref().map_or(Decision::Run, |f| f(ctx))
+    }
+
     /// Does the work.
     ///
     /// # Errors
-    /// Any failure; the runner wraps it with the phase path.
-    fn run(&self, ctx: &mut C) -> anyhow::Result<()>;
+    /// Any failure; the runner wraps it with the leaf's path.
+    pub fn run(&self, ctx: &mut C) -> anyhow::Result<()> {
+        (self.run)(ctx)
+    }
 }
 
 /// Whether a selected phase runs.
@@ -38,7 +76,7 @@ pub enum Decision {
 /// A node of the tree: groups are pure data, only leaves do work.
 pub enum Node<C> {
     /// A phase that does work.
-    Leaf(Box<dyn Phase<C>>),
+    Leaf(Leaf<C>),
     /// A named group of phases.
     Group {
         /// kebab-case name.
@@ -48,6 +86,28 @@ pub enum Node<C> {
         /// Children in execution order.
         children: Vec<Node<C>>,
     },
+}
+
+impl<C> Node<C> {
+    /// A named group of `children`, in execution order.
+    #[must_use]
+    pub fn group(
+        name: &'static str,
+        summary: &'static str,
+        children: impl IntoIterator<Item = Node<C>>,
+    ) -> Self {
+        Node::Group {
+            name,
+            summary,
+            children: children.into_iter().collect(),
+        }
+    }
+}
+
+impl<C> From<Leaf<C>> for Node<C> {
+    fn from(leaf: Leaf<C>) -> Self {
+        Node::Leaf(leaf)
+    }
 }
 
 /// A named tree of phases (`init`, `reset`).
@@ -130,7 +190,7 @@ pub enum Policy {
 pub enum Outcome {
     /// It ran and succeeded.
     Ran,
-    /// `decide` skipped it.
+    /// Its `run_if` skipped it.
     Skipped(String),
     /// It failed with this error chain.
     Failed(String),
@@ -220,7 +280,7 @@ impl<C> Workflow<C> {
         ) {
             for n in nodes {
                 match n {
-                    Node::Leaf(p) => out.push((join(prefix, p.name()), depth, p.summary(), true)),
+                    Node::Leaf(l) => out.push((join(prefix, l.name), depth, l.summary, true)),
                     Node::Group {
                         name,
                         summary,
@@ -238,15 +298,11 @@ impl<C> Workflow<C> {
         out
     }
 
-    fn leaves(&self) -> Vec<(String, &dyn Phase<C>)> {
-        fn walk<'a, C>(
-            nodes: &'a [Node<C>],
-            prefix: &str,
-            out: &mut Vec<(String, &'a dyn Phase<C>)>,
-        ) {
+    fn leaves(&self) -> Vec<(String, &Leaf<C>)> {
+        fn walk<'a, C>(nodes: &'a [Node<C>], prefix: &str, out: &mut Vec<(String, &'a Leaf<C>)>) {
             for n in nodes {
                 match n {
-                    Node::Leaf(p) => out.push((join(prefix, p.name()), p.as_ref())),
+                    Node::Leaf(l) => out.push((join(prefix, l.name), l)),
                     Node::Group { name, children, .. } => walk(children, &join(prefix, name), out),
                 }
             }
@@ -304,16 +360,16 @@ impl<C> Workflow<C> {
     ) -> Result<Report, WorkflowError> {
         let mut report = Report::default();
         let mut failed = Vec::new();
-        for (path, phase) in self.leaves() {
+        for (path, leaf) in self.leaves() {
             if !plan.contains(&path) {
                 continue;
             }
             on_event(Event::Started(&path));
             let start = Instant::now();
-            let result = phase.decide(ctx).and_then(|d| match d {
-                Decision::Run => phase.run(ctx).map(|()| Outcome::Ran),
+            let result = match leaf.decide(ctx) {
+                Decision::Run => leaf.run(ctx).map(|()| Outcome::Ran),
                 Decision::Skip(why) => Ok(Outcome::Skipped(why.into_owned())),
-            });
+            };
             let (outcome, err) = match result {
                 Ok(o) => (o, None),
                 Err(e) => (Outcome::Failed(format!("{e:#}")), Some(e)),
@@ -378,22 +434,17 @@ fn join(prefix: &str, name: &str) -> String {
 mod tests {
     use super::*;
 
-    struct P(&'static str);
-    impl Phase<Vec<String>> for P {
-        fn name(&self) -> &'static str {
-            self.0
-        }
-        fn summary(&self) -> &'static str {
-            "test phase"
-        }
-        fn run(&self, ctx: &mut Vec<String>) -> anyhow::Result<()> {
-            ctx.push(self.0.to_string());
-            if self.0 == "boom" {
+    /// A leaf that records its name and fails when called "boom".
+    fn p(name: &'static str) -> Node<Vec<String>> {
+        Leaf::new(name, "test phase", move |ctx: &mut Vec<String>| {
+            ctx.push(name.to_string());
+            if name == "boom" {
                 anyhow::bail!("exploded")
             } else {
                 Ok(())
             }
-        }
+        })
+        .into()
     }
 
     /// kubeadm's `TestComputePhaseRunFlags` tree: foo{bar, baz{qux}}, quux.
@@ -405,15 +456,15 @@ mod tests {
                     name: "foo",
                     summary: "",
                     children: vec![
-                        Node::Leaf(Box::new(P("bar"))),
+                        p("bar"),
                         Node::Group {
                             name: "baz",
                             summary: "",
-                            children: vec![Node::Leaf(Box::new(P("qux")))],
+                            children: vec![p("qux")],
                         },
                     ],
                 },
-                Node::Leaf(Box::new(P("quux"))),
+                p("quux"),
             ],
         }
     }
@@ -526,11 +577,7 @@ mod tests {
     fn fail_fast_stops_and_best_effort_continues() {
         let w = Workflow {
             name: "t",
-            nodes: vec![
-                Node::Leaf(Box::new(P("a"))),
-                Node::Leaf(Box::new(P("boom"))),
-                Node::Leaf(Box::new(P("c"))),
-            ],
+            nodes: vec![p("a"), p("boom"), p("c")],
         };
         let p = w.plan(&Selection::default()).unwrap();
         let mut ran = Vec::new();
@@ -543,6 +590,84 @@ mod tests {
         assert!(
             matches!(e, WorkflowError::Aggregate { ref failed, .. } if failed == &vec!["boom".to_string()])
         );
+    }
+
+    #[test]
+    fn a_leaf_skipped_by_run_if_says_why_and_does_not_run() {
+        let w = Workflow {
+            name: "t",
+            nodes: vec![
+                Leaf::new("never", "test phase", |ctx: &mut Vec<String>| {
+                    ctx.push("never".into());
+                    Ok(())
+                })
+                .run_if(|ctx: &Vec<String>| {
+                    if ctx.is_empty() {
+                        Decision::Skip(format!("{} ran before", ctx.len()).into())
+                    } else {
+                        Decision::Run
+                    }
+                })
+                .into(),
+                p("after"),
+            ],
+        };
+        let plan = w.plan(&Selection::default()).unwrap();
+        let mut ran = Vec::new();
+        let mut events = Vec::new();
+        let report = w
+            .run(&plan, &mut ran, Policy::FailFast, |e| {
+                if let Event::Finished(s) = e {
+                    events.push((s.path.clone(), s.outcome.clone()));
+                }
+            })
+            .unwrap();
+        assert_eq!(ran, vec!["after"]);
+        assert_eq!(
+            events,
+            vec![
+                ("never".into(), Outcome::Skipped("0 ran before".into())),
+                ("after".into(), Outcome::Ran),
+            ]
+        );
+        assert_eq!(report.steps.len(), 2);
+    }
+
+    #[test]
+    fn leaves_generated_from_a_table_keep_their_item() {
+        const TABLE: [(&str, &str); 2] = [("one", "first item"), ("two", "second item")];
+        let w = Workflow {
+            name: "t",
+            nodes: vec![Node::group(
+                "items",
+                "per item",
+                TABLE.iter().map(|&(name, summary)| {
+                    Leaf::new(name, summary, move |ctx: &mut Vec<String>| {
+                        ctx.push(format!("{name}: {summary}"));
+                        Ok(())
+                    })
+                    .into()
+                }),
+            )],
+        };
+        let entries: Vec<_> = w.entries().into_iter().map(|e| (e.0, e.2)).collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("items".to_string(), "per item"),
+                ("items/one".to_string(), "first item"),
+                ("items/two".to_string(), "second item"),
+            ]
+        );
+        let plan = w
+            .plan(&Selection {
+                only: Some("items/two".into()),
+                skip: vec![],
+            })
+            .unwrap();
+        let mut ran = Vec::new();
+        let _ = w.run(&plan, &mut ran, Policy::FailFast, |_| {}).unwrap();
+        assert_eq!(ran, vec!["two: second item"]);
     }
 
     #[test]

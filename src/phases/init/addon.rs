@@ -3,7 +3,7 @@
 
 use super::InitContext;
 use crate::cluster::objects;
-use crate::phases::runner::{Decision, Node, Phase};
+use crate::phases::runner::{Decision, Leaf, Node};
 
 /// One essential addon.
 #[derive(Debug, Clone, Copy)]
@@ -12,71 +12,69 @@ enum Addon {
     KubeProxy,
 }
 
-/// The leaf of one addon.
-struct AddonPhase(Addon);
+impl Addon {
+    /// The leaf's name.
+    fn name(self) -> &'static str {
+        match self {
+            Addon::CoreDns => "coredns",
+            Addon::KubeProxy => "kube-proxy",
+        }
+    }
 
-impl AddonPhase {
+    fn summary(self) -> &'static str {
+        match self {
+            Addon::CoreDns => "Install the CoreDNS addon",
+            Addon::KubeProxy => "Install the kube-proxy addon",
+        }
+    }
+
     /// What kubeadm calls it in its closing line.
-    fn display(&self) -> &'static str {
-        match self.0 {
+    fn display(self) -> &'static str {
+        match self {
             Addon::CoreDns => "CoreDNS",
             Addon::KubeProxy => "kube-proxy",
         }
     }
 }
 
-impl Phase<InitContext> for AddonPhase {
-    fn name(&self) -> &'static str {
-        match self.0 {
-            Addon::CoreDns => "coredns",
-            Addon::KubeProxy => "kube-proxy",
-        }
-    }
-
-    fn summary(&self) -> &'static str {
-        match self.0 {
-            Addon::CoreDns => "Install the CoreDNS addon",
-            Addon::KubeProxy => "Install the kube-proxy addon",
-        }
-    }
-
-    fn decide(&self, ctx: &InitContext) -> anyhow::Result<Decision> {
-        let (disabled, field) = match self.0 {
-            Addon::CoreDns => (ctx.cfg.cluster.dns.disabled, "dns"),
-            Addon::KubeProxy => (ctx.cfg.cluster.proxy.disabled, "proxy"),
-        };
-        if disabled == Some(true) {
-            return Ok(Decision::Skip(
-                format!("{field}.disabled is set in the ClusterConfiguration").into(),
-            ));
-        }
-        Ok(Decision::Run)
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let objs = match self.0 {
-            Addon::CoreDns => objects::coredns(&ctx.cfg),
-            Addon::KubeProxy => {
-                let proxy_env = crate::k8s::proxy_env(std::env::vars());
-                objects::kube_proxy(&ctx.cfg, &proxy_env)?
-            }
-        };
-        ctx.apply_all(&format!("addon/{}", self.name()), &objs)?;
-        ctx.report.say(
-            "addons",
-            format!("Applied essential addon: {}", self.display()),
-        );
-        Ok(())
+/// An addon runs unless the ClusterConfiguration disables it.
+fn run_if(addon: Addon, ctx: &InitContext) -> Decision {
+    let (disabled, field) = match addon {
+        Addon::CoreDns => (ctx.cfg.cluster.dns.disabled, "dns"),
+        Addon::KubeProxy => (ctx.cfg.cluster.proxy.disabled, "proxy"),
+    };
+    if disabled == Some(true) {
+        Decision::Skip(format!("{field}.disabled is set in the ClusterConfiguration").into())
+    } else {
+        Decision::Run
     }
 }
 
-/// The `addon` group.
-pub(super) fn node() -> Node<InitContext> {
-    Node::Group {
-        name: "addon",
-        summary: "Install the essential addons",
-        children: [Addon::CoreDns, Addon::KubeProxy]
-            .map(|a| Node::Leaf(Box::new(AddonPhase(a))))
-            .into(),
-    }
+fn run(addon: Addon, ctx: &mut InitContext) -> anyhow::Result<()> {
+    let objs = match addon {
+        Addon::CoreDns => objects::coredns(&ctx.cfg),
+        Addon::KubeProxy => {
+            let proxy_env = crate::k8s::proxy_env(std::env::vars());
+            objects::kube_proxy(&ctx.cfg, &proxy_env)?
+        }
+    };
+    ctx.apply_all(&format!("addon/{}", addon.name()), &objs)?;
+    ctx.report.say(
+        "addons",
+        format!("Applied essential addon: {}", addon.display()),
+    );
+    Ok(())
+}
+
+/// The `addon` group: one leaf per addon.
+pub(super) fn group() -> Node<InitContext> {
+    Node::group(
+        "addon",
+        "Install the essential addons",
+        [Addon::CoreDns, Addon::KubeProxy].map(|a| {
+            Leaf::new(a.name(), a.summary(), move |ctx| run(a, ctx))
+                .run_if(move |ctx| run_if(a, ctx))
+                .into()
+        }),
+    )
 }

@@ -2,32 +2,38 @@
 //! Thin adapters over [`crate::pki`]: they pick the directory, print kubeadm's lines and
 //! record written paths. kubeadm: `app/cmd/phases/init/certs.go`.
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 
 use super::InitContext;
-use crate::phases::runner::{Decision, Node, Phase};
+use crate::phases::runner::{Decision, Leaf, Node};
 use crate::pki::{self, CertOutcome, CertSpec, KeyPool, SaOutcome};
 
 const PHASE: &str = "certs";
 
-pub(super) fn node() -> Node<InitContext> {
-    let mut children: Vec<Node<InitContext>> = pki::CERTS
-        .iter()
-        .map(|spec| Node::Leaf(Box::new(CertPhase { spec }) as Box<dyn Phase<InitContext>>))
-        .collect();
-    children.push(Node::Leaf(Box::new(SaPhase)));
-    Node::Group {
-        name: PHASE,
-        summary: "Certificate generation",
-        children,
+/// The `certs` group: one leaf per row of [`pki::CERTS`] (CAs first), then `sa`.
+pub(super) fn group() -> Node<InitContext> {
+    let certs = pki::CERTS.iter().map(|spec| {
+        Leaf::new(spec.name, spec.summary, move |ctx| run_cert(spec, ctx))
+            .run_if(move |ctx| cert_run_if(spec, ctx))
+            .into()
+    });
+    let sa = Leaf::new(pki::SA_NAME, pki::SA_SUMMARY, run_sa).into();
+    Node::group(PHASE, "Certificate generation", certs.chain([sa]))
+}
+
+/// A certificate's leaf runs unless it belongs to the local etcd and etcd is external.
+fn cert_run_if(spec: &CertSpec, ctx: &InitContext) -> Decision {
+    if spec.etcd && ctx.cfg.is_external_etcd() {
+        Decision::Skip("external etcd".into())
+    } else {
+        Decision::Run
     }
 }
 
-/// Whether the planned leaf at `path` will run (not skipped by `decide`) under `ctx`.
+/// Whether the planned leaf at `path` will run (not skipped by its `run_if`) under `ctx`.
 fn leaf_runs(path: &str, ctx: &InitContext) -> bool {
     match path.strip_prefix("certs/").and_then(pki::find) {
-        Some(spec) => !(spec.etcd && ctx.cfg.is_external_etcd()),
+        Some(spec) => cert_run_if(spec, ctx) == Decision::Run,
         None => true,
     }
 }
@@ -98,106 +104,72 @@ fn announce_dir(ctx: &InitContext, leaf: &str) {
 }
 
 /// One certificate and its key.
-struct CertPhase {
-    spec: &'static CertSpec,
-}
-
-impl Phase<InitContext> for CertPhase {
-    fn name(&self) -> &'static str {
-        self.spec.name
-    }
-
-    fn summary(&self) -> &'static str {
-        self.spec.summary
-    }
-
-    fn decide(&self, ctx: &InitContext) -> anyhow::Result<Decision> {
-        Ok(if self.spec.etcd && ctx.cfg.is_external_etcd() {
-            Decision::Skip(Cow::Borrowed("external etcd"))
-        } else {
-            Decision::Run
-        })
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        announce_dir(ctx, self.spec.name);
-        let dir = ctx.paths.cert_dir_disk();
-        prepare_keys(ctx)?;
-        let (cfg, keys) = pool(ctx);
-        let outcome = pki::ensure_cert(self.spec, cfg, &dir, keys)?;
-        let base = self.spec.base;
-        let r = &ctx.report;
-        match outcome {
-            CertOutcome::Generated(cert) => {
-                r.say(PHASE, format!("Generating {base:?} certificate and key"));
-                if self.spec.is_server() {
-                    r.say(
-                        PHASE,
-                        format!("{base} serving cert is signed for {}", cert.alt_names),
-                    );
-                }
-                let host: PathBuf = ctx.paths.cert_dir_disk();
-                r.wrote(&host.join(self.spec.key_file()));
-                r.wrote(&host.join(self.spec.cert_file()));
-            }
-            CertOutcome::Reused(_) if self.spec.is_ca() => {
+fn run_cert(spec: &'static CertSpec, ctx: &mut InitContext) -> anyhow::Result<()> {
+    announce_dir(ctx, spec.name);
+    let dir = ctx.paths.cert_dir_disk();
+    prepare_keys(ctx)?;
+    let (cfg, keys) = pool(ctx);
+    let outcome = pki::ensure_cert(spec, cfg, &dir, keys)?;
+    let base = spec.base;
+    let r = &ctx.report;
+    match outcome {
+        CertOutcome::Generated(cert) => {
+            r.say(PHASE, format!("Generating {base:?} certificate and key"));
+            if spec.is_server() {
                 r.say(
                     PHASE,
-                    format!("Using existing {base} certificate authority"),
+                    format!("{base} serving cert is signed for {}", cert.alt_names),
                 );
             }
-            CertOutcome::Reused(_) => {
-                r.say(
-                    PHASE,
-                    format!("Using existing {base} certificate and key on disk"),
-                );
-            }
-            CertOutcome::ExternalCa(_) => {
-                r.say(
-                    PHASE,
-                    format!("Using existing {base} keyless certificate authority"),
-                );
-            }
+            let host: PathBuf = ctx.paths.cert_dir_disk();
+            r.wrote(&host.join(spec.key_file()));
+            r.wrote(&host.join(spec.cert_file()));
         }
-        Ok(())
+        CertOutcome::Reused(_) if spec.is_ca() => {
+            r.say(
+                PHASE,
+                format!("Using existing {base} certificate authority"),
+            );
+        }
+        CertOutcome::Reused(_) => {
+            r.say(
+                PHASE,
+                format!("Using existing {base} certificate and key on disk"),
+            );
+        }
+        CertOutcome::ExternalCa(_) => {
+            r.say(
+                PHASE,
+                format!("Using existing {base} keyless certificate authority"),
+            );
+        }
     }
+    Ok(())
 }
 
 /// The service-account signing key pair.
-struct SaPhase;
-
-impl Phase<InitContext> for SaPhase {
-    fn name(&self) -> &'static str {
-        pki::SA_NAME
-    }
-
-    fn summary(&self) -> &'static str {
-        pki::SA_SUMMARY
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        announce_dir(ctx, pki::SA_NAME);
-        let dir = ctx.paths.cert_dir_disk();
-        prepare_keys(ctx)?;
-        let outcome = pki::ensure_sa(&dir, pool(ctx).1)?;
-        let host = ctx.paths.cert_dir_disk();
-        let r = &ctx.report;
-        match outcome {
-            SaOutcome::Generated => {
-                r.say(PHASE, "Generating \"sa\" key and public key");
-                r.wrote(&host.join(pki::SA_KEY_FILE));
-                r.wrote(&host.join(pki::SA_PUB_FILE));
-            }
-            SaOutcome::Reused => r.say(PHASE, "Using the existing \"sa\" key"),
-            SaOutcome::DerivedPublicKey => {
-                r.say(PHASE, "Using the existing \"sa\" key");
-                r.say(
-                    PHASE,
-                    "Writing \"sa.pub\", derived from the existing \"sa.key\"",
-                );
-                r.wrote(&host.join(pki::SA_PUB_FILE));
-            }
+fn run_sa(ctx: &mut InitContext) -> anyhow::Result<()> {
+    announce_dir(ctx, pki::SA_NAME);
+    let dir = ctx.paths.cert_dir_disk();
+    prepare_keys(ctx)?;
+    let outcome = pki::ensure_sa(&dir, pool(ctx).1)?;
+    let host = ctx.paths.cert_dir_disk();
+    let r = &ctx.report;
+    match outcome {
+        SaOutcome::Generated => {
+            r.say(PHASE, "Generating \"sa\" key and public key");
+            r.wrote(&host.join(pki::SA_KEY_FILE));
+            r.wrote(&host.join(pki::SA_PUB_FILE));
         }
-        Ok(())
+        SaOutcome::Reused => r.say(PHASE, "Using the existing \"sa\" key"),
+        SaOutcome::DerivedPublicKey => {
+            r.say(PHASE, "Using the existing \"sa\" key");
+            r.say(
+                PHASE,
+                "Writing \"sa.pub\", derived from the existing \"sa.key\"",
+            );
+            r.wrote(&host.join(pki::SA_PUB_FILE));
+        }
     }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use crate::host::fs::WriteOutcome;
 use crate::manifests::{
     Component, HostFacts, Manifest, Templates, render_manifest, write_manifest,
 };
-use crate::phases::runner::{Node, Phase, Plan};
+use crate::phases::runner::{Leaf, Node, Plan};
 
 /// The plan path of each manifest leaf.
 fn leaf_path(c: Component) -> &'static str {
@@ -81,70 +81,52 @@ fn is_first_control_plane_leaf(plan: &Plan, c: Component) -> bool {
         .is_some_and(|l| l == leaf_path(c))
 }
 
-struct StaticPodPhase {
-    component: Component,
-    name: &'static str,
-    summary: &'static str,
+/// One control-plane static Pod.
+fn run(component: Component, ctx: &mut InitContext) -> anyhow::Result<()> {
+    let phase = "control-plane";
+    let dir = ctx.paths.manifests_dir.display().to_string();
+    if is_first_control_plane_leaf(&ctx.plan, component) {
+        ctx.report
+            .say(phase, format!("Using manifest folder {dir:?}"));
+    }
+    let name = component.name();
+    let (_, outcome) = write_static_pod(ctx, component, phase)?;
+    match outcome {
+        WriteOutcome::Written => ctx
+            .report
+            .say(phase, format!("Creating static Pod manifest for {name:?}")),
+        WriteOutcome::Unchanged => ctx.report.say(
+            phase,
+            format!("Static Pod manifest for {name:?} is unchanged"),
+        ),
+    }
+    Ok(())
 }
 
-impl Phase<InitContext> for StaticPodPhase {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn summary(&self) -> &'static str {
-        self.summary
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let phase = "control-plane";
-        let dir = ctx.paths.manifests_dir.display().to_string();
-        if is_first_control_plane_leaf(&ctx.plan, self.component) {
-            ctx.report
-                .say(phase, format!("Using manifest folder {dir:?}"));
-        }
-        let name = self.component.name();
-        let (_, outcome) = write_static_pod(ctx, self.component, phase)?;
-        match outcome {
-            WriteOutcome::Written => ctx
-                .report
-                .say(phase, format!("Creating static Pod manifest for {name:?}")),
-            WriteOutcome::Unchanged => ctx.report.say(
-                phase,
-                format!("Static Pod manifest for {name:?} is unchanged"),
-            ),
-        }
-        Ok(())
-    }
-}
-
-pub(super) fn node() -> Node<InitContext> {
-    let leaf = |component, name, summary| {
-        Node::Leaf(Box::new(StaticPodPhase {
-            component,
-            name,
-            summary,
-        }))
-    };
-    Node::Group {
-        name: "control-plane",
-        summary: "Generate all static Pod manifest files necessary to establish the control plane",
-        children: vec![
-            leaf(
-                Component::KubeApiserver,
-                "apiserver",
-                "Generates the kube-apiserver static Pod manifest",
-            ),
-            leaf(
-                Component::KubeControllerManager,
-                "controller-manager",
-                "Generates the kube-controller-manager static Pod manifest",
-            ),
-            leaf(
-                Component::KubeScheduler,
-                "scheduler",
-                "Generates the kube-scheduler static Pod manifest",
-            ),
-        ],
-    }
+/// The `control-plane` group: one leaf per component (kubeadm's component list).
+pub(super) fn group() -> Node<InitContext> {
+    const LEAVES: [(Component, &str, &str); 3] = [
+        (
+            Component::KubeApiserver,
+            "apiserver",
+            "Generates the kube-apiserver static Pod manifest",
+        ),
+        (
+            Component::KubeControllerManager,
+            "controller-manager",
+            "Generates the kube-controller-manager static Pod manifest",
+        ),
+        (
+            Component::KubeScheduler,
+            "scheduler",
+            "Generates the kube-scheduler static Pod manifest",
+        ),
+    ];
+    Node::group(
+        "control-plane",
+        "Generate all static Pod manifest files necessary to establish the control plane",
+        LEAVES.map(|(component, name, summary)| {
+            Leaf::new(name, summary, move |ctx| run(component, ctx)).into()
+        }),
+    )
 }

@@ -4,49 +4,32 @@
 use super::InitContext;
 use crate::cluster::Outcome;
 use crate::cluster::objects::{LABEL_CONTROL_PLANE, LABEL_EXCLUDE_LB, shown_taints, wanted_taints};
-use crate::phases::runner::{Node, Phase};
 
 const PHASE: &str = "mark-control-plane";
 
-struct MarkControlPlane;
-
-impl Phase<InitContext> for MarkControlPlane {
-    fn name(&self) -> &'static str {
-        PHASE
-    }
-
-    fn summary(&self) -> &'static str {
-        "Label and taint the Node as a control-plane node"
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let node = ctx.cfg.node_name.clone();
-        let taints = wanted_taints(ctx.cfg.init.node_registration.taints.as_deref());
-        ctx.report.say(
+/// The `mark-control-plane` leaf.
+pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
+    let node = ctx.cfg.node_name.clone();
+    let taints = wanted_taints(ctx.cfg.init.node_registration.taints.as_deref());
+    ctx.report.say(
             PHASE,
             format!("Marking the node {node} as control-plane by adding the labels: [{LABEL_CONTROL_PLANE} {LABEL_EXCLUDE_LB}]"),
         );
-        if !taints.is_empty() {
-            ctx.report.say(
-                PHASE,
-                format!(
-                    "Marking the node {node} as control-plane by adding the taints [{}]",
-                    shown_taints(&taints).join(" ")
-                ),
-            );
-        }
-        let wait = ctx.cfg.timeouts.kubelet_health_check;
-        let outcome = ctx.applier().mark_node(&node, &taints, wait)?;
-        if outcome == Outcome::DryRun {
-            ctx.report
-                .say("dryrun", format!("Would label and taint Node {node}"));
-        }
-        ctx.record(PHASE, format!("Node {node}"), outcome);
-        Ok(())
+    if !taints.is_empty() {
+        ctx.report.say(
+            PHASE,
+            format!(
+                "Marking the node {node} as control-plane by adding the taints [{}]",
+                shown_taints(&taints).join(" ")
+            ),
+        );
     }
-}
-
-/// The `mark-control-plane` leaf.
-pub(super) fn node() -> Node<InitContext> {
-    Node::Leaf(Box::new(MarkControlPlane))
+    let wait = ctx.cfg.timeouts.kubelet_health_check;
+    let outcome = ctx.applier().mark_node(&node, &taints, wait)?;
+    if outcome == Outcome::DryRun {
+        ctx.report
+            .say("dryrun", format!("Would label and taint Node {node}"));
+    }
+    ctx.record(PHASE, format!("Node {node}"), outcome);
+    Ok(())
 }

@@ -25,7 +25,7 @@ use crate::config::ResolvedConfig;
 use crate::host::Paths;
 use crate::report::Reporter;
 
-use super::runner::{Plan, Workflow};
+use super::runner::{Leaf, Node, Plan, Workflow};
 
 /// Shared state of one `init` run. The config is read-only.
 pub struct InitContext {
@@ -61,26 +61,90 @@ pub struct InitContext {
     pub join: Option<JoinInfo>,
 }
 
-/// The `init` phase tree.
+/// The `init` phase tree, in kubeadm's order. Groups repeated per item (certificates,
+/// kubeconfig files, components, addons) are generated from their tables.
 #[must_use]
 pub fn workflow() -> Workflow<InitContext> {
     Workflow {
         name: "init",
         nodes: vec![
-            preflight::node(),
-            certs::node(),
-            kubeconfig::node(),
-            etcd::node(),
-            controlplane::node(),
-            kubelet::node(),
-            waitcp::node(),
+            Leaf::new("preflight", "Run pre-flight checks", preflight::run).into(),
+            certs::group(),
+            kubeconfig::group(),
+            Node::group(
+                "etcd",
+                "Generate static Pod manifest file for local etcd",
+                [Leaf::new(
+                    "local",
+                    "Generate the static Pod manifest file for a local, single-node local etcd instance",
+                    etcd::run,
+                )
+                .run_if(etcd::run_if)
+                .into()],
+            ),
+            controlplane::group(),
+            Leaf::new(
+                "kubelet-start",
+                "Write kubelet settings and (re)start the kubelet",
+                kubelet::run,
+            )
+            .into(),
+            Leaf::new(
+                "wait-control-plane",
+                "Wait for the control plane to start",
+                waitcp::run,
+            )
+            .run_if(waitcp::run_if)
+            .into(),
             // The post-API phases, in kubeadm's order.
-            upload_config::node(),
-            mark_control_plane::node(),
-            bootstrap_token::node(),
-            kubelet_finalize::node(),
-            addon::node(),
-            show_join_command::node(),
+            Node::group(
+                "upload-config",
+                "Upload the kubeadm and kubelet configuration to ConfigMaps",
+                [
+                    Leaf::new(
+                        "kubeadm",
+                        "Upload the ClusterConfiguration to the kubeadm-config ConfigMap",
+                        upload_config::kubeadm,
+                    )
+                    .into(),
+                    Leaf::new(
+                        "kubelet",
+                        "Upload the kubelet configuration to the kubelet-config ConfigMap",
+                        upload_config::kubelet,
+                    )
+                    .into(),
+                ],
+            ),
+            Leaf::new(
+                "mark-control-plane",
+                "Label and taint the Node as a control-plane node",
+                mark_control_plane::run,
+            )
+            .into(),
+            Leaf::new(
+                "bootstrap-token",
+                "Create the bootstrap token, its RBAC rules and the cluster-info ConfigMap",
+                bootstrap_token::run,
+            )
+            .into(),
+            Node::group(
+                "kubelet-finalize",
+                "Update settings relevant to the kubelet after TLS bootstrap",
+                [Leaf::new(
+                    "enable-client-cert-rotation",
+                    "Point kubelet.conf at the kubelet's rotatable client certificate",
+                    kubelet_finalize::run,
+                )
+                .run_if(kubelet_finalize::run_if)
+                .into()],
+            ),
+            addon::group(),
+            Leaf::new(
+                "show-join-command",
+                "Print the join command for nodes and how to use the cluster",
+                show_join_command::run,
+            )
+            .into(),
         ],
     }
 }
@@ -119,5 +183,42 @@ fn report_render(
                 p.target
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The leaves of `group`, as (name, summary), in order.
+    fn children(group: &str) -> Vec<(String, &'static str)> {
+        let prefix = format!("{group}/");
+        workflow()
+            .entries()
+            .into_iter()
+            .filter_map(|(path, _, summary, leaf)| {
+                let name = path.strip_prefix(&prefix)?.to_string();
+                leaf.then_some((name, summary))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cert_leaves_are_the_pki_table_then_sa() {
+        let mut want: Vec<(String, &str)> = crate::pki::CERTS
+            .iter()
+            .map(|s| (s.name.to_string(), s.summary))
+            .collect();
+        want.push((crate::pki::SA_NAME.to_string(), crate::pki::SA_SUMMARY));
+        assert_eq!(children("certs"), want);
+    }
+
+    #[test]
+    fn kubeconfig_leaves_are_the_kubeconfig_table() {
+        let want: Vec<(String, &str)> = crate::kubeconfig::KUBECONFIGS
+            .iter()
+            .map(|s| (s.name.to_string(), s.summary))
+            .collect();
+        assert_eq!(children("kubeconfig"), want);
     }
 }

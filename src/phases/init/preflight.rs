@@ -4,64 +4,50 @@
 //! kubeadm: `app/cmd/phases/init/preflight.go`.
 
 use super::InitContext;
-use crate::phases::runner::{Node, Phase};
 use crate::preflight::{KUBEADM_ONLY_CHECKS, RealHost, evaluate, init_checks};
 
 const PHASE: &str = "preflight";
 
-struct Preflight;
-
-impl Phase<InitContext> for Preflight {
-    fn name(&self) -> &'static str {
-        PHASE
+/// The `preflight` leaf.
+pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
+    let r = &ctx.report;
+    r.say(PHASE, "Running pre-flight checks");
+    if ctx.dry_run {
+        r.say(
+            PHASE,
+            format!(
+                "Dry run: problems of the host itself only warn; files are checked under {}",
+                ctx.paths.root.display()
+            ),
+        );
     }
-
-    fn summary(&self) -> &'static str {
-        "Run pre-flight checks"
+    let results = init_checks(&ctx.cfg, &ctx.paths, &RealHost);
+    let ignore = &ctx.cfg.ignore_preflight_errors;
+    let findings = evaluate(results, ignore, ctx.dry_run);
+    for (_, msg) in &findings.own {
+        r.say(PHASE, msg);
     }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let r = &ctx.report;
-        r.say(PHASE, "Running pre-flight checks");
-        if ctx.dry_run {
-            r.say(
-                PHASE,
+    for (name, msg) in &findings.warnings {
+        r.warn_line(
+            format!("\t[WARNING {name}]: {msg}"),
+            format!("[{name}] {msg}"),
+        );
+    }
+    for name in &findings.unmatched_ignores {
+        let kubeadm_only = KUBEADM_ONLY_CHECKS
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(name));
+        r.warn(
+            PHASE,
+            if kubeadm_only {
+                format!("ignoring {name:?} has no effect: plinth does not run that kubeadm check")
+            } else {
                 format!(
-                    "Dry run: problems of the host itself only warn; files are checked under {}",
-                    ctx.paths.root.display()
-                ),
-            );
-        }
-        let results = init_checks(&ctx.cfg, &ctx.paths, &RealHost);
-        let ignore = &ctx.cfg.ignore_preflight_errors;
-        let findings = evaluate(results, ignore, ctx.dry_run);
-        for (_, msg) in &findings.own {
-            r.say(PHASE, msg);
-        }
-        for (name, msg) in &findings.warnings {
-            r.warn_line(
-                format!("\t[WARNING {name}]: {msg}"),
-                format!("[{name}] {msg}"),
-            );
-        }
-        for name in &findings.unmatched_ignores {
-            let kubeadm_only = KUBEADM_ONLY_CHECKS
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(name));
-            r.warn(
-                PHASE,
-                if kubeadm_only {
-                    format!("ignoring {name:?} has no effect: plinth does not run that kubeadm check")
-                } else {
-                    format!("ignoring {name:?} has no effect: no pre-flight check of this run has that name")
-                },
-            );
-        }
-        findings.result()?;
-        Ok(())
+                    "ignoring {name:?} has no effect: no pre-flight check of this run has that name"
+                )
+            },
+        );
     }
-}
-
-pub(super) fn node() -> Node<InitContext> {
-    Node::Leaf(Box::new(Preflight))
+    findings.result()?;
+    Ok(())
 }

@@ -5,7 +5,6 @@ use anyhow::Context as _;
 
 use super::InitContext;
 use crate::cluster::BootstrapToken;
-use crate::phases::runner::{Node, Phase};
 
 /// What a joining worker needs: endpoint, token and the CA pin.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -61,23 +60,13 @@ fn join_info(ctx: &InitContext) -> anyhow::Result<JoinInfo> {
     })
 }
 
-struct ShowJoinCommand;
-
-impl Phase<InitContext> for ShowJoinCommand {
-    fn name(&self) -> &'static str {
-        "show-join-command"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Print the join command for nodes and how to use the cluster"
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let join = join_info(ctx)?;
-        let admin = ctx.paths.kubeconfig_dir.join("admin.conf");
-        let admin = admin.display();
-        let mut text = format!(
-            "\nYour Kubernetes control-plane has initialized successfully!\n\n\
+/// The `show-join-command` leaf.
+pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
+    let join = join_info(ctx)?;
+    let admin = ctx.paths.kubeconfig_dir.join("admin.conf");
+    let admin = admin.display();
+    let mut text = format!(
+        "\nYour Kubernetes control-plane has initialized successfully!\n\n\
              To start using your cluster, you need to run the following as a regular user:\n\n  \
              mkdir -p $HOME/.kube\n  sudo cp -i {admin} $HOME/.kube/config\n  \
              sudo chown $(id -u):$(id -g) $HOME/.kube/config\n\n\
@@ -85,28 +74,22 @@ impl Phase<InitContext> for ShowJoinCommand {
              You should now deploy a pod network to the cluster.\n\
              Run \"kubectl apply -f [podnetwork].yaml\" with one of the options listed at:\n  \
              https://kubernetes.io/docs/concepts/cluster-administration/addons/\n\n"
-        );
-        if join.token.is_some() {
-            text.push_str(&format!(
+    );
+    if join.token.is_some() {
+        text.push_str(&format!(
                 "Then you can join any number of worker nodes by running the following on each as root:\n\n{}\n",
                 join.command
             ));
-        } else {
-            text.push_str(
+    } else {
+        text.push_str(
                 "No bootstrap token was created in this run. Create one and print the join command with\n\n  \
                  plinth init phase bootstrap-token   (or: kubeadm token create --print-join-command)\n",
             );
-        }
-        if ctx.dry_run {
-            text = format!("\n[dryrun] A real run would finish with:\n{text}");
-        }
-        ctx.report.text(text);
-        ctx.join = Some(join);
-        Ok(())
     }
-}
-
-/// The `show-join-command` leaf.
-pub(super) fn node() -> Node<InitContext> {
-    Node::Leaf(Box::new(ShowJoinCommand))
+    if ctx.dry_run {
+        text = format!("\n[dryrun] A real run would finish with:\n{text}");
+    }
+    ctx.report.text(text);
+    ctx.join = Some(join);
+    Ok(())
 }

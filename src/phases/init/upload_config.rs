@@ -4,69 +4,34 @@
 
 use super::InitContext;
 use crate::cluster::objects;
-use crate::phases::runner::{Node, Phase};
 
-struct UploadKubeadm;
-
-impl Phase<InitContext> for UploadKubeadm {
-    fn name(&self) -> &'static str {
-        "kubeadm"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Upload the ClusterConfiguration to the kubeadm-config ConfigMap"
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        ctx.report.say(
+/// The `upload-config/kubeadm` leaf.
+pub(super) fn kubeadm(ctx: &mut InitContext) -> anyhow::Result<()> {
+    ctx.report.say(
             "upload-config",
             "Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace",
         );
-        // A skipped addon is recorded as disabled, so kubeadm's `upgrade` keeps it off.
-        let dns_off = ctx.plan.skips("addon/coredns");
-        let proxy_off = ctx.plan.skips("addon/kube-proxy");
-        let yaml = objects::cluster_configuration_yaml(&ctx.cfg, dns_off, proxy_off)?;
-        ctx.apply_all(
-            "upload-config/kubeadm",
-            &objects::upload_kubeadm_config(&yaml),
-        )
-    }
+    // A skipped addon is recorded as disabled, so kubeadm's `upgrade` keeps it off.
+    let dns_off = ctx.plan.skips("addon/coredns");
+    let proxy_off = ctx.plan.skips("addon/kube-proxy");
+    let yaml = objects::cluster_configuration_yaml(&ctx.cfg, dns_off, proxy_off)?;
+    ctx.apply_all(
+        "upload-config/kubeadm",
+        &objects::upload_kubeadm_config(&yaml),
+    )
 }
 
-struct UploadKubelet;
-
-impl Phase<InitContext> for UploadKubelet {
-    fn name(&self) -> &'static str {
-        "kubelet"
-    }
-
-    fn summary(&self) -> &'static str {
-        "Upload the kubelet configuration to the kubelet-config ConfigMap"
-    }
-
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        ctx.report.say(
+/// The `upload-config/kubelet` leaf.
+pub(super) fn kubelet(ctx: &mut InitContext) -> anyhow::Result<()> {
+    ctx.report.say(
             "kubelet",
             "Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster",
         );
-        let host = crate::kubelet::KubeletHost::detect(&crate::host::service::Systemd);
-        let (doc, _warnings) = crate::kubelet::cluster_kubelet_config(&ctx.cfg, &ctx.paths, &host);
-        let yaml = serde_saphyr::to_string(&doc)?;
-        ctx.apply_all(
-            "upload-config/kubelet",
-            &objects::upload_kubelet_config(&yaml, ctx.cfg.kubelet.is_some()),
-        )
-    }
-}
-
-/// The `upload-config` group.
-pub(super) fn node() -> Node<InitContext> {
-    Node::Group {
-        name: "upload-config",
-        summary: "Upload the kubeadm and kubelet configuration to ConfigMaps",
-        children: vec![
-            Node::Leaf(Box::new(UploadKubeadm)),
-            Node::Leaf(Box::new(UploadKubelet)),
-        ],
-    }
+    let host = crate::kubelet::KubeletHost::detect(&crate::host::service::Systemd);
+    let (doc, _warnings) = crate::kubelet::cluster_kubelet_config(&ctx.cfg, &ctx.paths, &host);
+    let yaml = serde_saphyr::to_string(&doc)?;
+    ctx.apply_all(
+        "upload-config/kubelet",
+        &objects::upload_kubelet_config(&yaml, ctx.cfg.kubelet.is_some()),
+    )
 }

@@ -8,15 +8,9 @@ use anyhow::{Context as _, bail};
 
 use super::InitContext;
 use crate::health::{self, Diagnosis, Progress};
-use crate::phases::runner::{Decision, Node, Phase};
+use crate::phases::runner::Decision;
 
 const PHASE: &str = "wait-control-plane";
-
-pub(super) fn node() -> Node<InitContext> {
-    Node::Leaf(Box::new(WaitControlPlane))
-}
-
-struct WaitControlPlane;
 
 /// CA and client identity (cert + key PEM) from admin.conf, for the authenticated /livez poll.
 fn admin_identity(kubeconfig: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
@@ -46,32 +40,29 @@ fn hint(component: &str, d: &Diagnosis) -> &'static str {
     }
 }
 
-impl Phase<InitContext> for WaitControlPlane {
-    fn name(&self) -> &'static str {
-        PHASE
+/// `wait-control-plane` has nothing to wait for in a dry run.
+pub(super) fn run_if(ctx: &InitContext) -> Decision {
+    if ctx.dry_run {
+        Decision::Skip("dry run: nothing is running".into())
+    } else {
+        Decision::Run
     }
-    fn summary(&self) -> &'static str {
-        "Wait for the control plane to start"
-    }
-    fn decide(&self, ctx: &InitContext) -> anyhow::Result<Decision> {
-        if ctx.dry_run {
-            return Ok(Decision::Skip("dry run: nothing is running".into()));
-        }
-        Ok(Decision::Run)
-    }
-    fn run(&self, ctx: &mut InitContext) -> anyhow::Result<()> {
-        let manifests = ctx.paths.manifests_dir_disk();
-        let (ca, id) = admin_identity(&ctx.paths.kubeconfig_dir_disk().join("admin.conf"))?;
-        let with_kubelet = ctx.paths.kubelet_dir_disk().join("config.yaml").exists();
-        if !with_kubelet {
-            ctx.report.say(
-                PHASE,
-                "No kubelet configuration found: not checking the kubelet's health",
-            );
-        }
-        let checks = health::checks_from_manifests(&manifests, &ca, &id, with_kubelet);
-        let timeout = ctx.cfg.timeouts.control_plane_component_health_check;
+}
+
+/// The `wait-control-plane` leaf.
+pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
+    let manifests = ctx.paths.manifests_dir_disk();
+    let (ca, id) = admin_identity(&ctx.paths.kubeconfig_dir_disk().join("admin.conf"))?;
+    let with_kubelet = ctx.paths.kubelet_dir_disk().join("config.yaml").exists();
+    if !with_kubelet {
         ctx.report.say(
+            PHASE,
+            "No kubelet configuration found: not checking the kubelet's health",
+        );
+    }
+    let checks = health::checks_from_manifests(&manifests, &ca, &id, with_kubelet);
+    let timeout = ctx.cfg.timeouts.control_plane_component_health_check;
+    ctx.report.say(
             PHASE,
             format!(
                 "Waiting for the kubelet to boot up the control plane as static Pods from directory {:?}. This can take up to {}",
@@ -79,84 +70,83 @@ impl Phase<InitContext> for WaitControlPlane {
                 crate::config::format_go_duration(timeout)
             ),
         );
-        let report = ctx.report.clone();
-        let names: Vec<String> = checks.iter().map(|c| c.component.clone()).collect();
-        // On a terminal: one live line per component; the kubeadm-style lines follow at the end.
-        let live = ctx.report.live(&names).map(std::sync::Arc::new);
-        let healthy_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let (cb_live, cb_lines) = (live.clone(), healthy_lines.clone());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("failed to start the async runtime")?;
-        let result = rt.block_on(health::wait_all(
-            &checks,
-            timeout,
-            move |component, p| match p {
-                Progress::Healthy(d) => {
-                    let line = format!("{component} is healthy after {:.3}s", d.as_secs_f64());
-                    match &cb_live {
-                        Some(l) => {
-                            l.healthy(component, d.as_secs_f64());
-                            if let Ok(mut v) = cb_lines.lock() {
-                                v.push(line);
-                            }
+    let report = ctx.report.clone();
+    let names: Vec<String> = checks.iter().map(|c| c.component.clone()).collect();
+    // On a terminal: one live line per component; the kubeadm-style lines follow at the end.
+    let live = ctx.report.live(&names).map(std::sync::Arc::new);
+    let healthy_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (cb_live, cb_lines) = (live.clone(), healthy_lines.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    let result = rt.block_on(health::wait_all(
+        &checks,
+        timeout,
+        move |component, p| match p {
+            Progress::Healthy(d) => {
+                let line = format!("{component} is healthy after {:.3}s", d.as_secs_f64());
+                match &cb_live {
+                    Some(l) => {
+                        l.healthy(component, d.as_secs_f64());
+                        if let Ok(mut v) = cb_lines.lock() {
+                            v.push(line);
                         }
-                        None => report.say(PHASE, line),
                     }
-                }
-                Progress::Waiting(Some(d)) => {
-                    if let Some(l) = &cb_live {
-                        l.starting(component, &d.to_string());
-                    }
-                    tracing::debug!(component, "not healthy yet: {d}");
-                }
-                Progress::Waiting(None) => {}
-            },
-        ));
-        if let Some(live) = live {
-            if let Err(e) = &result {
-                for (component, d) in &e.unhealthy {
-                    live.failing(component, &d.to_string());
+                    None => report.say(PHASE, line),
                 }
             }
-            if let Ok(live) = std::sync::Arc::try_unwrap(live) {
-                live.finish();
+            Progress::Waiting(Some(d)) => {
+                if let Some(l) = &cb_live {
+                    l.starting(component, &d.to_string());
+                }
+                tracing::debug!(component, "not healthy yet: {d}");
             }
-            let lines = healthy_lines.lock().map(|v| v.clone()).unwrap_or_default();
-            for line in lines {
-                ctx.report.say(PHASE, line);
+            Progress::Waiting(None) => {}
+        },
+    ));
+    if let Some(live) = live {
+        if let Err(e) = &result {
+            for (component, d) in &e.unhealthy {
+                live.failing(component, &d.to_string());
             }
         }
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let pod_logs = ctx.paths.disk(Path::new("/var/log/pods"));
-                for (component, d) in &e.unhealthy {
+        if let Ok(live) = std::sync::Arc::try_unwrap(live) {
+            live.finish();
+        }
+        let lines = healthy_lines.lock().map(|v| v.clone()).unwrap_or_default();
+        for line in lines {
+            ctx.report.say(PHASE, line);
+        }
+    }
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let pod_logs = ctx.paths.disk(Path::new("/var/log/pods"));
+            for (component, d) in &e.unhealthy {
+                ctx.report
+                    .say(PHASE, format!("{component} is not healthy: {d}"));
+                ctx.report.say(
+                    PHASE,
+                    format!(
+                        "  next: {}",
+                        hint(component, d).replace("<component>", component)
+                    ),
+                );
+                if let Some((log, lines)) =
+                    health::last_log_lines(&pod_logs, "kube-system", component, component, 10)
+                {
                     ctx.report
-                        .say(PHASE, format!("{component} is not healthy: {d}"));
-                    ctx.report.say(
-                        PHASE,
-                        format!(
-                            "  next: {}",
-                            hint(component, d).replace("<component>", component)
-                        ),
-                    );
-                    if let Some((log, lines)) =
-                        health::last_log_lines(&pod_logs, "kube-system", component, component, 10)
-                    {
-                        ctx.report
-                            .say(PHASE, format!("  last lines of {}:", log.display()));
-                        for l in lines {
-                            ctx.report.text(format!("    {l}"));
-                        }
+                        .say(PHASE, format!("  last lines of {}:", log.display()));
+                    for l in lines {
+                        ctx.report.text(format!("    {l}"));
                     }
                 }
-                bail!(
-                    "the control plane did not become healthy within {:?}: {e}",
-                    Duration::from_secs(timeout.as_secs())
-                )
             }
+            bail!(
+                "the control plane did not become healthy within {:?}: {e}",
+                Duration::from_secs(timeout.as_secs())
+            )
         }
     }
 }
