@@ -14,6 +14,8 @@ CFG=tests/e2e/config.yaml
 # Scratch files live in one directory that is removed at the end: nothing is left on the host.
 W=$(mktemp -d /tmp/plinth-e2e.XXXXXX)
 trap 'rm -rf "$W"' EXIT
+# The host lock of every plinth run here lives in the scratch directory, not the host's /run.
+export PLINTH_LOCK_FILE=$W/plinth.lock
 K=/etc/kubernetes
 passed=0; failed=0
 ok()   { echo "PASS: $*"; passed=$((passed+1)); }
