@@ -154,7 +154,8 @@ impl Phase<ResetContext> for RemoveEtcdMember {
             &pki.join("healthcheck-client.crt"),
             &pki.join("healthcheck-client.key"),
         )
-        .and_then(|c| Ok((c.members()?, c)));
+        .and_then(|c| Ok((c.members()?, c)))
+        .map_err(anyhow::Error::from);
         let (members, client) = match members {
             Ok(m) => m,
             Err(e) => {
@@ -195,7 +196,7 @@ impl Phase<ResetContext> for RemoveEtcdMember {
         // seconds ("unhealthy cluster"): retry for a while, as kubeadm's etcd client does.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match client.remove(&me.id) {
+            match client.remove(&me.id).map_err(anyhow::Error::from) {
                 Ok(()) => break,
                 Err(e) if Instant::now() < deadline => {
                     tracing::debug!("etcd member removal not accepted yet: {e:#}");
@@ -330,7 +331,7 @@ impl Phase<ResetContext> for CleanupNode {
         }
         if !p.is_rooted() {
             use crate::host::cri::{CriCleanup, remove_all_pods};
-            match remove_all_pods(&ctx.cri_socket) {
+            match remove_all_pods(&ctx.cri_socket).map_err(anyhow::Error::from) {
                 Ok(CriCleanup::NoSocket(s)) => r.say(
                     "reset",
                     format!("No container runtime socket at {s}: no containers to remove"),
