@@ -1,6 +1,7 @@
-//! Talking to the new cluster: a small API client (typed over k8s-openapi resources), the objects `init` creates (shaped as
-//! kubeadm shapes them), applying them (live or dry run), bootstrap tokens and the CA pin for
-//! `kubeadm join`, with one error type ([`Error`]) for the cluster area.
+//! Talking to the new cluster: a small API client (JSON objects and a typed surface over
+//! k8s-openapi resources), the objects `init` creates (shaped as kubeadm shapes them), applying
+//! them (live or dry run), bootstrap tokens and the CA pin for `kubeadm join`, and one error
+//! type ([`Error`]) for the cluster area.
 //! Knows nothing of phases or the CLI.
 
 mod apply;
