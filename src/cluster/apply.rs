@@ -6,11 +6,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::{Node, Secret};
 use serde_json::Value;
 
 use super::objects::{self, CLUSTER_ADMINS_GROUP, node_marking_patch};
 use super::token::{BootstrapToken, TOKEN_REUSE_MIN_LEFT, expiration_after, reusable_token};
-use super::{ApiClient, ApiError, Applied, describe, object_path};
+use super::{ApiClient, Applied, Error as ClusterError, ListParams, describe, object_path};
 use crate::retry::Retry;
 
 /// What applying one object did.
@@ -53,9 +54,9 @@ impl From<Applied> for Outcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApplyError {
-    /// Building the client or a request failed.
+    /// Building the client or a request failed (the cluster error names what).
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(#[from] ClusterError),
     /// The API server refused an object or stayed unreachable.
     #[error("applying {object}")]
     Apply {
@@ -63,11 +64,11 @@ pub enum ApplyError {
         object: String,
         /// The last error.
         #[source]
-        source: ApiError,
+        source: ClusterError,
     },
     /// admin.conf cannot reach the API server.
     #[error("cannot reach the API server with admin.conf")]
-    AdminUnreachable(#[source] ApiError),
+    AdminUnreachable(#[source] ClusterError),
     /// admin.conf may not create its binding and there is no super-admin.conf to do it.
     #[error(
         "admin.conf may not create the {group:?} ClusterRoleBinding yet and {} does not exist; \
@@ -81,10 +82,10 @@ pub enum ApplyError {
     },
     /// super-admin.conf could not create admin.conf's binding.
     #[error("creating the admin binding with super-admin.conf")]
-    SuperAdminBinding(#[source] ApiError),
+    SuperAdminBinding(#[source] ClusterError),
     /// The binding exists but admin.conf is still refused.
     #[error("admin.conf is still not allowed after creating its binding")]
-    AdminNotAllowed(#[source] ApiError),
+    AdminNotAllowed(#[source] ClusterError),
     /// The kubelet did not register the Node in time.
     #[error("waiting for the kubelet to register Node {node:?}")]
     WaitForNode {
@@ -92,7 +93,7 @@ pub enum ApplyError {
         node: String,
         /// The last error.
         #[source]
-        source: ApiError,
+        source: ClusterError,
     },
     /// Labelling or tainting the Node failed.
     #[error("patching Node {node}")]
@@ -101,7 +102,7 @@ pub enum ApplyError {
         node: String,
         /// The error.
         #[source]
-        source: ApiError,
+        source: ClusterError,
     },
     /// Dry run: an object does not serialise (a bug).
     #[error("failed to serialize {object}")]
@@ -152,10 +153,13 @@ pub trait Applier {
 }
 
 /// Logs and classifies an API error for [`Retry::run`].
-fn transient(e: &ApiError) -> bool {
+fn transient(e: &ClusterError) -> bool {
     let t = e.is_transient();
     if t {
-        tracing::debug!("retrying after a transient error: {e}");
+        tracing::debug!(
+            "retrying after a transient error: {}",
+            crate::health::error_chain(e)
+        );
     }
     t
 }
@@ -269,17 +273,9 @@ impl Applier for LiveApplier {
     ) -> Result<Outcome, ApplyError> {
         let timeout = self.timeout;
         let client = self.client()?;
-        let path = format!("/api/v1/nodes/{node}");
+        let path = client.cluster_scoped::<Node>().path(node);
         // A conflict (someone else updated the Node) is retried at once with a fresh read.
-        let conflict = |e: &ApplyError| {
-            matches!(
-                e,
-                ApplyError::PatchNode {
-                    source: ApiError::Status { status: 409, .. },
-                    ..
-                }
-            )
-        };
+        let conflict = |e: &ApplyError| matches!(e, ApplyError::PatchNode { source, .. } if source.is_conflict());
         Retry::new(timeout, Duration::ZERO).run(
             || {
                 // The kubelet registers the Node; wait for it as kubeadm does.
@@ -306,12 +302,12 @@ impl Applier for LiveApplier {
     }
 
     fn reusable_token(&mut self) -> Result<Option<BootstrapToken>, ApplyError> {
-        let list = self
+        let secrets = self
             .client()?
-            .get("/api/v1/namespaces/kube-system/secrets?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken")?
-            .unwrap_or_default();
+            .namespaced::<Secret>("kube-system")
+            .list(&ListParams::default().fields("type=bootstrap.kubernetes.io/token"))?;
         Ok(reusable_token(
-            &list,
+            &secrets,
             &expiration_after(TOKEN_REUSE_MIN_LEFT),
         ))
     }

@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde_json::{Value, json};
 
+use super::error::{Error, Status, Verb};
 use crate::retry::Retry;
 
 /// One member of the etcd cluster.
@@ -66,23 +66,38 @@ impl EtcdClient {
     /// From the etcd CA and a client certificate + key (PEM files).
     ///
     /// # Errors
-    /// Unreadable or invalid PEM files.
-    pub fn new(endpoint: &str, ca: &Path, cert: &Path, key: &Path) -> anyhow::Result<Self> {
-        let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
-        let roots = reqwest::Certificate::from_pem_bundle(&read(ca)?)?;
+    /// [`Error::ReadFile`], [`Error::Tls`] for unreadable or invalid PEM files;
+    /// [`Error::Runtime`].
+    pub fn new(endpoint: &str, ca: &Path, cert: &Path, key: &Path) -> Result<Self, Error> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|source| Error::ReadFile {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        let tls = |path: &Path, what: &'static str| {
+            let path = path.to_path_buf();
+            move |source| Error::Tls { path, what, source }
+        };
+        let roots =
+            reqwest::Certificate::from_pem_bundle(&read(ca)?).map_err(tls(ca, "CA certificate"))?;
         let mut id = read(cert)?;
         id.push(b'\n');
         id.extend(read(key)?);
+        let identity =
+            reqwest::Identity::from_pem(&id).map_err(tls(cert, "client certificate or key"))?;
         let http = reqwest::Client::builder()
             .no_proxy()
             .tls_certs_only(roots)
-            .identity(reqwest::Identity::from_pem(&id)?)
+            .identity(identity)
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
-            .build()?;
+            .build()
+            .map_err(tls(cert, "TLS setup"))?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()?;
+            .build()
+            .map_err(Error::Runtime)?;
         Ok(EtcdClient {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),
@@ -90,34 +105,44 @@ impl EtcdClient {
         })
     }
 
-    fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+    fn post(&self, path: &str, body: &Value) -> Result<Value, Error> {
         let url = format!("{}{path}", self.endpoint);
         let fut = async {
             let r = self
                 .http
-                .post(&url)
+                .request(Verb::Post.method(), &url)
                 .header("Content-Type", "application/json")
                 .body(body.to_string())
                 .send()
                 .await?;
-            let status = r.status();
-            let text = r.text().await?;
-            Ok::<_, reqwest::Error>((status, text))
+            let code = r.status().as_u16();
+            let bytes = r.bytes().await?;
+            Ok::<_, reqwest::Error>((code, bytes))
         };
-        let (status, text) = self
-            .rt
-            .block_on(fut)
-            .map_err(|e| anyhow::anyhow!("POST {url}: {e:#}"))?;
-        anyhow::ensure!(status.is_success(), "POST {url}: HTTP {status}: {text}");
-        serde_json::from_str::<Value>(&text)
-            .with_context(|| format!("POST {url}: not JSON: {text}"))
+        let (code, bytes) = self.rt.block_on(fut).map_err(|source| Error::Transport {
+            verb: Verb::Post,
+            url: url.clone(),
+            source,
+        })?;
+        if !(200..300).contains(&code) {
+            return Err(Error::Status {
+                verb: Verb::Post,
+                url,
+                status: Box::new(Status::from_body(code, &bytes)),
+            });
+        }
+        serde_json::from_slice::<Value>(&bytes).map_err(|source| Error::Decode {
+            verb: Verb::Post,
+            url,
+            source,
+        })
     }
 
     /// All members.
     ///
     /// # Errors
     /// Transport or etcd errors.
-    pub fn members(&self) -> anyhow::Result<Vec<Member>> {
+    pub fn members(&self) -> Result<Vec<Member>, Error> {
         Ok(parse_members(
             &self.post("/v3/cluster/member/list", &json!({}))?,
         ))
@@ -127,7 +152,7 @@ impl EtcdClient {
     ///
     /// # Errors
     /// Transport or etcd errors.
-    pub fn remove(&self, id: &str) -> anyhow::Result<()> {
+    pub fn remove(&self, id: &str) -> Result<(), Error> {
         self.post("/v3/cluster/member/remove", &json!({ "ID": id }))?;
         Ok(())
     }
@@ -138,10 +163,13 @@ impl EtcdClient {
     ///
     /// # Errors
     /// The last error at the deadline.
-    pub fn remove_retrying(&self, id: &str, within: Duration) -> anyhow::Result<()> {
+    pub fn remove_retrying(&self, id: &str, within: Duration) -> Result<(), Error> {
         Retry::new(within, Duration::from_secs(1)).until_ok(|| {
             self.remove(id).inspect_err(|e| {
-                tracing::debug!("etcd member removal not accepted yet: {e:#}");
+                tracing::debug!(
+                    "etcd member removal not accepted yet: {}",
+                    crate::health::error_chain(e)
+                );
             })
         })
     }

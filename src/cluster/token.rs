@@ -4,7 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde_json::Value;
+use k8s_openapi::api::core::v1::Secret;
+
+use super::Error;
 
 use crate::config::v1beta4;
 
@@ -100,14 +102,11 @@ impl fmt::Display for BootstrapToken {
 // kubeadm: app/util/pubkeypin/pubkeypin.go Hash
 ///
 /// # Errors
-/// When `ca_pem` is not a PEM certificate.
-pub fn ca_cert_hash(ca_pem: &[u8]) -> anyhow::Result<String> {
+/// [`Error::CaPem`], [`Error::CaCert`] when `ca_pem` is not a PEM certificate.
+pub fn ca_cert_hash(ca_pem: &[u8]) -> Result<String, Error> {
     use sha2::Digest as _;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(ca_pem)
-        .map_err(|e| anyhow::anyhow!("the CA certificate is not PEM: {e}"))?;
-    let cert = pem
-        .parse_x509()
-        .map_err(|e| anyhow::anyhow!("the CA certificate does not parse: {e}"))?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(ca_pem).map_err(Error::CaPem)?;
+    let cert = pem.parse_x509().map_err(Error::CaCert)?;
     let spki = cert.tbs_certificate.subject_pki.raw;
     Ok(format!("sha256:{:x}", sha2::Sha256::digest(spki)))
 }
@@ -234,31 +233,28 @@ pub fn plan_tokens(
     Ok(out)
 }
 
-/// From a list of bootstrap-token Secrets (as the API returns it), the token plinth generated
-/// earlier that lives longest, if it still expires after `min_expiry` (RFC 3339, UTC).
+/// From the bootstrap-token Secrets, the token plinth generated earlier that lives longest, if
+/// it still expires after `min_expiry` (RFC 3339, UTC).
 #[must_use]
-pub fn reusable_token(list: &Value, min_expiry: &str) -> Option<BootstrapToken> {
-    use base64::Engine as _;
-    let dec = |v: &Value| -> Option<String> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str()?)
-            .ok()?;
-        String::from_utf8(bytes).ok()
-    };
+pub fn reusable_token(secrets: &[Secret], min_expiry: &str) -> Option<BootstrapToken> {
     let mut best: Option<(String, BootstrapToken)> = None;
-    for s in list["items"].as_array().into_iter().flatten() {
-        let d = &s["data"];
-        if dec(&d["description"]).as_deref() != Some(GENERATED_TOKEN_DESCRIPTION) {
+    for s in secrets {
+        let Some(data) = &s.data else { continue };
+        let field = |k: &str| {
+            data.get(k)
+                .and_then(|v| String::from_utf8(v.0.clone()).ok())
+        };
+        if field("description").as_deref() != Some(GENERATED_TOKEN_DESCRIPTION) {
             continue;
         }
         // Same format on both sides (UTC, whole seconds), so strings compare as times.
-        let Some(exp) = dec(&d["expiration"]) else {
+        let Some(exp) = field("expiration") else {
             continue;
         };
         if exp.as_str() < min_expiry {
             continue;
         }
-        let (Some(id), Some(secret)) = (dec(&d["token-id"]), dec(&d["token-secret"])) else {
+        let (Some(id), Some(secret)) = (field("token-id"), field("token-secret")) else {
             continue;
         };
         if let Some(t) = BootstrapToken::from_parts(&id, &secret)
@@ -386,23 +382,56 @@ mod tests {
 
     #[test]
     fn the_longest_lived_generated_token_is_reused() {
-        use base64::Engine as _;
-        let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let secret = |id: &str, exp: &str, desc: &str| {
-            serde_json::json!({"data": {
-                "token-id": b(id), "token-secret": b("0123456789abcdef"),
-                "expiration": b(exp), "description": b(desc),
-            }})
+        let secret = |id: &str, exp: &str, desc: &str| -> Secret {
+            serde_json::from_value(serde_json::json!({"type": "bootstrap.kubernetes.io/token",
+                "data": {
+                "token-id": b64(id), "token-secret": b64("0123456789abcdef"),
+                "expiration": b64(exp), "description": b64(desc),
+            }}))
+            .unwrap()
         };
-        let list = serde_json::json!({"items": [
-            secret("aaaaaa", "2030-01-01T00:00:00Z", GENERATED_TOKEN_DESCRIPTION),
-            secret("bbbbbb", "2031-01-01T00:00:00Z", GENERATED_TOKEN_DESCRIPTION),
+        let list = [
+            secret(
+                "aaaaaa",
+                "2030-01-01T00:00:00Z",
+                GENERATED_TOKEN_DESCRIPTION,
+            ),
+            secret(
+                "bbbbbb",
+                "2031-01-01T00:00:00Z",
+                GENERATED_TOKEN_DESCRIPTION,
+            ),
             secret("cccccc", "2032-01-01T00:00:00Z", "someone else's"),
-            secret("dddddd", "2020-01-01T00:00:00Z", GENERATED_TOKEN_DESCRIPTION),
-        ]});
+            secret(
+                "dddddd",
+                "2020-01-01T00:00:00Z",
+                GENERATED_TOKEN_DESCRIPTION,
+            ),
+            Secret::default(),
+        ];
         let t = reusable_token(&list, "2029-01-01T00:00:00Z").unwrap();
         assert_eq!(t.id, "bbbbbb");
         assert!(reusable_token(&list, "2033-01-01T00:00:00Z").is_none());
-        assert!(reusable_token(&serde_json::json!({}), "2020-01-01T00:00:00Z").is_none());
+        assert!(reusable_token(&[], "2020-01-01T00:00:00Z").is_none());
+    }
+
+    fn b64(s: &str) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn a_ca_that_is_not_pem_or_not_a_certificate_keeps_its_cause() {
+        use std::error::Error as _;
+        let e = ca_cert_hash(b"not pem").unwrap_err();
+        assert!(matches!(e, Error::CaPem(_)), "{e:?}");
+        assert!(e.source().is_some());
+        let garbage = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            b64("garbage")
+        );
+        let e = ca_cert_hash(garbage.as_bytes()).unwrap_err();
+        assert!(matches!(e, Error::CaCert(_)), "{e:?}");
+        assert_eq!(e.to_string(), "the CA certificate does not parse");
     }
 }

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::cluster::Error;
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CriCleanup {
@@ -22,18 +24,22 @@ pub fn socket_path(endpoint: &str) -> &str {
     endpoint.strip_prefix("unix://").unwrap_or(endpoint)
 }
 
-fn crictl(tool: &Path, endpoint: &str, args: &[&str]) -> anyhow::Result<String> {
+fn crictl(tool: &Path, endpoint: &str, args: &[&str]) -> Result<String, Error> {
     let out = Command::new(tool)
         .arg("--runtime-endpoint")
         .arg(endpoint)
         .args(args)
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "crictl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
+        .output()
+        .map_err(|source| Error::CrictlSpawn {
+            args: args.join(" "),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(Error::Crictl {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -47,16 +53,16 @@ fn on_path(tool: &str) -> Option<std::path::PathBuf> {
 /// Stops and removes every Pod sandbox the runtime at `endpoint` knows.
 ///
 /// # Errors
-/// When `crictl` fails.
-pub fn remove_all_pods(endpoint: &str) -> anyhow::Result<CriCleanup> {
+/// [`Error::CrictlSpawn`], [`Error::Crictl`] when `crictl` cannot run or fails.
+pub fn remove_all_pods(endpoint: &str) -> Result<CriCleanup, Error> {
     remove_all_pods_with(on_path("crictl").as_deref(), endpoint)
 }
 
 /// [`remove_all_pods`] with an explicit `crictl` (None = not installed).
 ///
 /// # Errors
-/// When `crictl` fails.
-pub fn remove_all_pods_with(tool: Option<&Path>, endpoint: &str) -> anyhow::Result<CriCleanup> {
+/// [`Error::CrictlSpawn`], [`Error::Crictl`] when `crictl` cannot run or fails.
+pub fn remove_all_pods_with(tool: Option<&Path>, endpoint: &str) -> Result<CriCleanup, Error> {
     let sock = socket_path(endpoint);
     if !Path::new(sock).exists() {
         return Ok(CriCleanup::NoSocket(sock.to_string()));
@@ -140,5 +146,30 @@ mod tests {
         );
         let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
         assert_eq!(calls.lines().count(), 1, "{calls}");
+    }
+
+    #[test]
+    fn a_failing_or_missing_crictl_is_a_typed_error_with_its_stderr_or_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("cri.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let ep = sock.display().to_string();
+        let tool = dir.path().join("crictl");
+        std::fs::write(
+            &tool,
+            "#!/bin/sh\necho 'connect: permission denied' >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = remove_all_pods_with(Some(&tool), &ep).unwrap_err();
+        assert!(matches!(e, Error::Crictl { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "crictl pods --quiet: connect: permission denied"
+        );
+        let gone = dir.path().join("no-such-crictl");
+        let e = remove_all_pods_with(Some(&gone), &ep).unwrap_err();
+        assert!(matches!(e, Error::CrictlSpawn { .. }), "{e:?}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

@@ -124,7 +124,7 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
     }
     if !p.is_rooted() {
         use crate::host::cri::{CriCleanup, remove_all_pods};
-        match remove_all_pods(&ctx.cri_socket) {
+        match remove_all_pods(&ctx.cri_socket).map_err(anyhow::Error::from) {
             Ok(CriCleanup::NoSocket(s)) => r.say(
                 "reset",
                 format!("No container runtime socket at {s}: no containers to remove"),

@@ -48,7 +48,8 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
         &pki.join("healthcheck-client.crt"),
         &pki.join("healthcheck-client.key"),
     )
-    .and_then(|c| Ok((c.members()?, c)));
+    .and_then(|c| Ok((c.members()?, c)))
+    .map_err(anyhow::Error::from);
     let (members, client) = match members {
         Ok(m) => m,
         Err(e) => {
