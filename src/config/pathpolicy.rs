@@ -134,20 +134,25 @@ pub fn normalize(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// Non-empty, no NUL byte, absolute: what every path plinth uses must be.
+fn check_absolute(p: &str) -> Result<(), PathProblem> {
+    if p.is_empty() {
+        Err(PathProblem::Empty)
+    } else if p.contains('\0') {
+        Err(PathProblem::NulByte)
+    } else if !p.starts_with('/') {
+        Err(PathProblem::Relative)
+    } else {
+        Ok(())
+    }
+}
+
 /// Checks one directory plinth writes to or cleans.
 ///
 /// # Errors
 /// The first [`PathProblem`] found.
 pub fn check_dir(p: &str) -> Result<(), PathProblem> {
-    if p.is_empty() {
-        return Err(PathProblem::Empty);
-    }
-    if p.contains('\0') {
-        return Err(PathProblem::NulByte);
-    }
-    if !p.starts_with('/') {
-        return Err(PathProblem::Relative);
-    }
+    check_absolute(p)?;
     let n = normalize(p);
     if n != p {
         return Err(PathProblem::NotNormal(n));
@@ -174,15 +179,7 @@ pub fn check_dir_path(p: &Path) -> Result<(), PathProblem> {
 /// # Errors
 /// The first [`PathProblem`] found.
 pub fn check_read_path(p: &str) -> Result<(), PathProblem> {
-    if p.is_empty() {
-        return Err(PathProblem::Empty);
-    }
-    if p.contains('\0') {
-        return Err(PathProblem::NulByte);
-    }
-    if !p.starts_with('/') {
-        return Err(PathProblem::Relative);
-    }
+    check_absolute(p)?;
     if Path::new(p)
         .components()
         .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
@@ -190,12 +187,6 @@ pub fn check_read_path(p: &str) -> Result<(), PathProblem> {
         return Err(PathProblem::NotNormal(normalize(p)));
     }
     Ok(())
-}
-
-/// Whether `a` is `b` or one of its ancestors (both normal absolute paths).
-#[must_use]
-pub fn is_same_or_ancestor(a: &Path, b: &Path) -> bool {
-    b.starts_with(a)
 }
 
 #[cfg(test)]
