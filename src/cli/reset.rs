@@ -9,6 +9,7 @@ use clap::Args;
 
 use crate::config::{self, parse_go_duration};
 use crate::host::Paths;
+use crate::manifests::Component;
 use crate::phases::reset::{ResetContext, workflow};
 use crate::phases::runner::{Event, Outcome, Policy, Selection};
 use crate::report::Reporter;
@@ -193,7 +194,7 @@ fn etcd_data_dir(
     paths: &Paths,
     cluster: &crate::config::v1beta4::ClusterConfiguration,
 ) -> Result<Option<PathBuf>, crate::cli::UsageError> {
-    let manifest = paths.manifests_dir_disk().join("etcd.yaml");
+    let manifest = paths.manifests_dir_disk().join(Component::Etcd.file_name());
     let (dir, source) = if let Some(d) = crate::preflight::etcd_data_dir(&manifest) {
         (d, format!("--data-dir of {}", manifest.display()))
     } else if cluster.etcd.external.is_some() {
@@ -220,7 +221,9 @@ fn etcd_data_dir(
 /// The certificates directory named by this node's kube-apiserver manifest, checked against the
 /// path policy (exit 2 when it fails: nothing is removed).
 fn cert_dir_from_manifest(paths: &Paths) -> Result<Option<PathBuf>, crate::cli::UsageError> {
-    let manifest = paths.manifests_dir_disk().join("kube-apiserver.yaml");
+    let manifest = paths
+        .manifests_dir_disk()
+        .join(Component::KubeApiserver.file_name());
     let Some(dir) = crate::preflight::apiserver_cert_dir(&manifest) else {
         return Ok(None);
     };

@@ -222,10 +222,11 @@ mod tests {
     /// the files stay.
     #[test]
     fn nothing_is_removed_before_confirmation() {
+        use crate::manifests::Component;
         let root = tempfile::tempdir().unwrap();
         let paths = Paths::host(std::path::Path::new("/etc/kubernetes/pki")).rooted(root.path());
         std::fs::create_dir_all(paths.manifests_dir_disk()).unwrap();
-        let manifest = paths.manifests_dir_disk().join("etcd.yaml");
+        let manifest = paths.manifests_dir_disk().join(Component::Etcd.file_name());
         std::fs::write(&manifest, "kind: Pod\n").unwrap();
         let mut ctx = ResetContext {
             targets: ResetContext::targets_for(&paths, None, false),

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 
 use super::ResetContext;
 use crate::cluster::etcd::{EtcdClient, peer_url_from_manifest};
+use crate::manifests::Component;
 use crate::phases::runner::Decision;
 
 /// How long etcd may refuse the removal: it does so while the other members have not been
@@ -21,7 +22,12 @@ pub(super) fn run_if(ctx: &ResetContext) -> Decision {
     if ctx.paths.is_rooted() {
         return Decision::Skip("re-rooted host tree: not talking to this machine's etcd".into());
     }
-    if !ctx.paths.manifests_dir_disk().join("etcd.yaml").exists() {
+    if !ctx
+        .paths
+        .manifests_dir_disk()
+        .join(Component::Etcd.file_name())
+        .exists()
+    {
         return Decision::Skip("no local etcd manifest (external etcd, or already removed)".into());
     }
     Decision::Run
@@ -31,7 +37,10 @@ pub(super) fn run_if(ctx: &ResetContext) -> Decision {
 /// quorum for nothing); an unreachable etcd is a warning, as in kubeadm.
 pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
     let r = &ctx.report;
-    let manifest = ctx.paths.manifests_dir_disk().join("etcd.yaml");
+    let manifest = ctx
+        .paths
+        .manifests_dir_disk()
+        .join(Component::Etcd.file_name());
     let text = std::fs::read_to_string(&manifest)
         .with_context(|| format!("reading {}", manifest.display()))?;
     let Some(peer) = peer_url_from_manifest(&text) else {
