@@ -147,9 +147,12 @@ wait_broken() {  # $1 = log file, extra args = init flags
   ! "$PLINTH" init phase wait-control-plane --config $W/short.yaml >$log 2>&1
   local rc=$?; echo "    wait-control-plane gave up after $((SECONDS-t0))s"; return $rc
 }
+# The squatter must own the port: take the control plane of scenario 4 down first (its scheduler
+# holds 10259), and check that the squatter process itself is the one listening.
+"$PLINTH" reset --force --config $CFG >/dev/null 2>&1
 python3 -m http.server --bind 127.0.0.1 10259 >/dev/null 2>&1 &
 SQUAT=$!
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/10259"
+wait_for 10 bash -c "kill -0 $SQUAT && exec 3<>/dev/tcp/127.0.0.1/10259"
 check "port taken: wait-control-plane fails within the budget" wait_broken $W/squat.log
 check "port taken: the scheduler's diagnosis names the bind failure from its log" bash -c \
   "cat $W/squat.log; grep -q 'kube-scheduler is not healthy' $W/squat.log && grep -qi 'address already in use' $W/squat.log"
