@@ -3,43 +3,19 @@
 //! certificate, and ends with a PKI in which every certificate matches its key and verifies
 //! against its CA.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{LOCK_FILE_ENV, assert_pki_consistent, plinth_command, temp_files_under, text};
+use crate::util::{PkiSite as Site, assert_pki_consistent, temp_files_under, text};
 
-const CONFIG: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.168.122.10\nnodeRegistration:\n  name: cp-1\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nencryptionAlgorithm: ECDSA-P256\n";
-
-/// A temp dir with `config.yaml`; the PKI in `pki/`, kubeconfigs in `kc/`.
-struct Site {
-    dir: tempfile::TempDir,
+/// The shared site, plus what the crash tests do with it.
+trait CrashSite {
+    fn run(&self, phase: &str) -> Output;
+    fn rerun_and_check(&self, context: &str) -> String;
 }
 
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.yaml"), CONFIG).unwrap();
-        Site { dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn phase(&self, phase: &str) -> Command {
-        let mut c = plinth_command();
-        // Its own lock file, removed with the site.
-        c.env(LOCK_FILE_ENV, self.path("plinth.lock"))
-            .args(["init", "phase", phase, "all", "--config"])
-            .arg(self.path("config.yaml"))
-            .arg("--cert-dir")
-            .arg(self.path("pki"))
-            .arg("--kubeconfig-dir")
-            .arg(self.path("kc"));
-        c
-    }
-
+impl CrashSite for Site {
     fn run(&self, phase: &str) -> Output {
         let o = self.phase(phase).output().unwrap();
         assert!(o.status.success(), "{phase} all failed:\n{}", text(&o));

@@ -2,59 +2,17 @@
 //! holder and writes nothing; config errors and dry runs do not wait; `reset --root DIR` locks
 //! under DIR; two runs started at once never leave certificates of two different CAs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use plinth::host::lock::{self, LOCK_WAIT};
 
-use crate::util::{LOCK_FILE_ENV, assert_pki_consistent, plinth_command, text};
-
-/// ECDSA-P256 keeps each run short, so the two runs overlap as a whole.
-const CONFIG: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.168.122.10\nnodeRegistration:\n  name: cp-1\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nencryptionAlgorithm: ECDSA-P256\n";
+use crate::util::{LOCK_FILE_ENV, PkiSite as Site, assert_pki_consistent, plinth_command, text};
 
 const REFUSED: &str = "another plinth is running on this host: ";
 
-/// A temp dir with `config.yaml`, the PKI in `pki/`, kubeconfigs in the dir itself, and one
-/// lock file that every run started from it shares.
-struct Site {
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.yaml"), CONFIG).unwrap();
-        Site { dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn lock_file(&self) -> PathBuf {
-        self.path("plinth.lock")
-    }
-
-    /// `plinth init phase <phase> all` on this site, sharing its lock file.
-    fn phase(&self, phase: &str) -> Command {
-        let mut c = plinth_command();
-        c.env(LOCK_FILE_ENV, self.lock_file())
-            .args(["init", "phase", phase, "all", "--config"])
-            .arg(self.path("config.yaml"))
-            .arg("--cert-dir")
-            .arg(self.path("pki"))
-            .arg("--kubeconfig-dir")
-            .arg(self.dir.path());
-        c
-    }
-
-    /// Holds the site's lock as `plinth init phase certs all` would.
-    fn hold(&self) -> lock::HostLock {
-        hold(&self.lock_file())
-    }
-}
-
+/// Holds the lock at `path` as `plinth init phase certs all` would.
 fn hold(path: &Path) -> lock::HostLock {
     let argv = ["/usr/local/bin/plinth", "init", "phase", "certs", "all"].map(String::from);
     lock::acquire(path, &argv, Duration::ZERO).unwrap()
@@ -69,7 +27,7 @@ fn timed(c: &mut Command) -> (Output, Duration) {
 #[test]
 fn a_second_run_waits_then_refuses_naming_the_holder_and_writes_nothing() {
     let site = Site::new();
-    let held = site.hold();
+    let held = hold(&site.lock_file());
     let (o, took) = timed(&mut site.phase("certs"));
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
@@ -89,13 +47,13 @@ fn a_second_run_waits_then_refuses_naming_the_holder_and_writes_nothing() {
     drop(held);
     let o = site.phase("certs").output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert_pki_consistent(&site.path("pki"), site.dir.path());
+    assert_pki_consistent(&site.path("pki"), &site.path("kc"));
 }
 
 #[test]
 fn config_errors_and_dry_runs_do_not_wait_for_the_lock() {
     let site = Site::new();
-    let _held = site.hold();
+    let _held = hold(&site.lock_file());
     std::fs::write(site.path("bad.yaml"), "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  nmae: x\n").unwrap();
     let (o, took) = timed(
         plinth_command()
@@ -169,7 +127,7 @@ fn two_runs_at_once_finish_or_refuse_and_never_mix_their_pki() {
                 contended += 1;
             }
         }
-        assert_pki_consistent(&site.path("pki"), site.dir.path());
+        assert_pki_consistent(&site.path("pki"), &site.path("kc"));
         // And the result is one whole PKI that a third run reuses.
         let o = site.phase("certs").output().unwrap();
         assert!(o.status.success(), "iteration {i}: {}", text(&o));

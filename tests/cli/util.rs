@@ -156,3 +156,41 @@ pub(crate) fn assert_pki_consistent(cert_dir: &Path, kubeconfig_dir: &Path) {
         assert!(cert.matches_key(&key), "{}: key mismatch", path.display());
     }
 }
+
+/// ECDSA-P256 keeps each run short (the lock test needs two runs to overlap as a whole).
+pub(crate) const PKI_SITE_CONFIG: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.168.122.10\nnodeRegistration:\n  name: cp-1\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nencryptionAlgorithm: ECDSA-P256\n";
+
+/// A temp dir with `config.yaml`, the PKI in `pki/`, kubeconfigs in `kc/`, and one lock file that
+/// every run started from it shares (removed with the site).
+pub(crate) struct PkiSite {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl PkiSite {
+    pub(crate) fn new() -> PkiSite {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.yaml"), PKI_SITE_CONFIG).unwrap();
+        PkiSite { dir }
+    }
+
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub(crate) fn lock_file(&self) -> PathBuf {
+        self.path("plinth.lock")
+    }
+
+    /// `plinth init phase <phase> all` on this site, sharing its lock file.
+    pub(crate) fn phase(&self, phase: &str) -> Command {
+        let mut c = plinth_command();
+        c.env(LOCK_FILE_ENV, self.lock_file())
+            .args(["init", "phase", phase, "all", "--config"])
+            .arg(self.path("config.yaml"))
+            .arg("--cert-dir")
+            .arg(self.path("pki"))
+            .arg("--kubeconfig-dir")
+            .arg(self.path("kc"));
+        c
+    }
+}
