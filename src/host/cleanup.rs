@@ -298,7 +298,7 @@ pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> 
             (DirKind::Kubelet, false) => {
                 let rec = ledger_files(&t.dir, &skip, &mut dp)?;
                 if rec.exists {
-                    kubelet_state(&t.dir, &mut dp)?;
+                    kubelet_state(&mut dp)?;
                 }
             }
             (DirKind::EtcdData, false) => {
@@ -373,7 +373,7 @@ fn pki(dir: &Path, skip: &[PathBuf], dp: &mut DirPlan) -> Result<(), CleanupErro
 
 /// The kubelet's own state next to plinth's kubelet files (see [`KUBELET_STATE`]); in `pki/`
 /// only the kubelet's certificates, so a user's file there stays.
-fn kubelet_state(dir: &Path, dp: &mut DirPlan) -> Result<(), CleanupError> {
+fn kubelet_state(dp: &mut DirPlan) -> Result<(), CleanupError> {
     let left = std::mem::take(&mut dp.left);
     for p in left {
         let name = p
@@ -399,7 +399,6 @@ fn kubelet_state(dir: &Path, dp: &mut DirPlan) -> Result<(), CleanupError> {
             dp.left.push(p);
         }
     }
-    let _ = dir;
     Ok(())
 }
 

@@ -19,6 +19,16 @@ struct Run {
 
 /// Runs plinth with `args` (through `sh` with `ulimit -v` when `memory` is set), stdin from
 /// `stdin` (or nothing), and kills it after `budget`: a hang fails the test instead of blocking.
+/// `plinth config validate --config <file>` under a 10 s deadline and the memory budget.
+fn validate_within_budget(file: &str) -> Run {
+    run_within(
+        &["config", "validate", "--config", file],
+        None,
+        Duration::from_secs(10),
+        true,
+    )
+}
+
 fn run_within(args: &[&str], stdin: Option<&Path>, budget: Duration, memory: bool) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
@@ -196,12 +206,7 @@ fn fifty_thousand_empty_documents_are_refused_within_time_and_memory() {
     // 451 KB, as in the review that measured 16.9 s and 2.65 GB.
     std::fs::write(&many, "---\n\n# x\n".repeat(50_000)).unwrap();
     let name = many.display().to_string();
-    let r = run_within(
-        &["config", "validate", "--config", &name],
-        None,
-        Duration::from_secs(10),
-        true,
-    );
+    let r = validate_within_budget(&name);
     assert_eq!(r.code, Some(2), "{}", r.text);
     assert!(
         r.text.contains(&format!("{name}:")) && r.text.contains("more than 64 YAML documents"),
@@ -243,12 +248,7 @@ fn a_near_cap_config_is_parsed_in_linear_time_and_one_more_document_is_refused()
     assert!(text.len() as u64 > plinth::config::MAX_CONFIG_BYTES - 4096);
     std::fs::write(&path, &text).unwrap();
     let name = path.display().to_string();
-    let r = run_within(
-        &["config", "validate", "--config", &name],
-        None,
-        Duration::from_secs(10),
-        true,
-    );
+    let r = validate_within_budget(&name);
     // Parsed to the end: 63 duplicates, each at its own `kind:` line.
     assert_eq!(r.code, Some(2), "{}", r.text);
     assert!(r.text.contains("63 problems"), "{}", r.text);
@@ -262,12 +262,7 @@ fn a_near_cap_config_is_parsed_in_linear_time_and_one_more_document_is_refused()
     );
     // One more (empty) document goes over the document cap.
     std::fs::write(&path, format!("{text}---\n")).unwrap();
-    let r = run_within(
-        &["config", "validate", "--config", &name],
-        None,
-        Duration::from_secs(10),
-        true,
-    );
+    let r = validate_within_budget(&name);
     assert_eq!(r.code, Some(2), "{}", r.text);
     assert!(r.text.contains("more than 64 YAML documents"), "{}", r.text);
 }

@@ -88,34 +88,32 @@ fn flags_and_manifests_get_the_same_path_policy() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
         j.assert_canaries_intact(&format!("{args:?}"));
     }
-    // An etcd manifest (kubeadm's reset reads the data dir there) naming /var.
-    j.write(
-        "etc/kubernetes/manifests/etcd.yaml",
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\nspec:\n  containers:\n  - name: etcd\n    image: registry.k8s.io/etcd:3.7.0-0\n    command:\n    - etcd\n    - --data-dir=/var\n",
-    );
-    let o = j.plinth(&["reset", "--force"]);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("--data-dir") && t.contains("nothing was removed"),
-        "{t}"
-    );
-    assert!(exists(&j.path("etc/kubernetes/manifests/etcd.yaml")));
-    j.assert_canaries_intact("etcd manifest with --data-dir=/var");
-    // Without a config, the PKI directory comes from the apiserver manifest: checked the same.
-    std::fs::remove_file(j.path("etc/kubernetes/manifests/etcd.yaml")).unwrap();
-    j.write(
-        "etc/kubernetes/manifests/kube-apiserver.yaml",
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\nspec:\n  containers:\n  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.37.2\n    command:\n    - kube-apiserver\n    - --client-ca-file=/ca.crt\n",
-    );
-    let o = j.plinth(&["reset", "--force"]);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("--client-ca-file") && t.contains("nothing was removed"),
-        "{t}"
-    );
-    j.assert_canaries_intact("apiserver manifest with --client-ca-file=/ca.crt");
+    // Without a config, reset reads etcd's data dir (as kubeadm does) and the PKI directory from
+    // this node's manifests: both are checked like any other input.
+    for (component, image, flag) in [
+        ("etcd", "etcd:3.7.0-0", "--data-dir=/var"),
+        (
+            "kube-apiserver",
+            "kube-apiserver:v1.37.2",
+            "--client-ca-file=/ca.crt",
+        ),
+    ] {
+        let manifest = format!("etc/kubernetes/manifests/{component}.yaml");
+        j.write(
+            &manifest,
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {component}\n  namespace: kube-system\nspec:\n  containers:\n  - name: {component}\n    image: registry.k8s.io/{image}\n    command:\n    - {component}\n    - {flag}\n"
+            ),
+        );
+        let o = j.plinth(&["reset", "--force"]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {t}");
+        let name = flag.split('=').next().unwrap();
+        assert!(t.contains(name) && t.contains("nothing was removed"), "{t}");
+        assert!(exists(&j.path(&manifest)));
+        j.assert_canaries_intact(&format!("{component} manifest with {flag}"));
+        std::fs::remove_file(j.path(&manifest)).unwrap();
+    }
 }
 
 #[test]
