@@ -278,7 +278,7 @@ pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> 
             dir: t.dir.clone(),
             ..DirPlan::default()
         };
-        let whole = !matches!(scope, Scope::Ledger) || t.kind == DirKind::Tmp;
+        let whole = !matches!(scope, Scope::Ledger);
         match (t.kind, whole) {
             (DirKind::Kubeconfig, true) => {
                 for n in names(&t.dir)? {
@@ -290,7 +290,8 @@ pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> 
                     }
                 }
             }
-            (_, true) => dp.remove = dir_entries(&t.dir)?,
+            // The tmp directory is a target only when the user asks for it: cleaned whole.
+            (DirKind::Tmp, _) | (_, true) => dp.remove = dir_entries(&t.dir)?,
             (DirKind::Manifests | DirKind::Kubeconfig, false) => {
                 ledger_files(&t.dir, &skip, &mut dp)?;
             }
@@ -310,7 +311,6 @@ pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> 
                     }
                 }
             }
-            (DirKind::Tmp, false) => unreachable!("tmp is always cleaned whole"),
         }
         dp.remove.sort();
         dp.left.sort();
