@@ -60,17 +60,11 @@ pub struct ResetArgs {
 /// Config errors (exit 2), refusal without confirmation (exit 2), cleanup failures (exit 1).
 pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
     // The same checks as init's, before anything is removed (exit 2 on a bad path).
-    let docs = config::load_reset(args.config.as_deref())?;
-    let reset = docs
-        .reset
-        .as_ref()
-        .map(|(r, _)| r.clone())
-        .unwrap_or_default();
-    let cluster = docs
-        .cluster
-        .as_ref()
-        .map(|(c, _)| c.clone())
-        .unwrap_or_default();
+    let config::ResetInput {
+        reset,
+        cluster,
+        init,
+    } = config::load_reset(args.config.as_deref())?;
     if let Some(d) = &args.cert_dir {
         super::check_dir_flag("--cert-dir", d)?;
     }
@@ -91,11 +85,6 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         None => cert_dir_from_manifest(&Paths::host(std::path::Path::new("/")).rooted(root))?
             .unwrap_or_else(|| PathBuf::from("/etc/kubernetes/pki")),
     };
-    let init = docs
-        .init
-        .as_ref()
-        .map(|(i, _)| i.clone())
-        .unwrap_or_default();
     let stop_timeout = reset
         .timeouts
         .as_ref()

@@ -18,7 +18,7 @@ mod values;
 pub use defaults::{DEFAULT_IMAGE_REPOSITORY, DEFAULT_KUBERNETES_VERSION, init_defaults_yaml};
 pub use error::{Error, ErrorKind};
 pub use load::{Documents, MAX_DOCUMENTS, load_documents};
-pub use reset::{check_reset, load_reset};
+pub use reset::{ResetInput, check_reset, load_reset};
 pub use resolve::{HostFacts, Overrides, load, load_str, resolve};
 pub use source::{MAX_CONFIG_BYTES, STDIN_NAME, read_source};
 pub use values::{

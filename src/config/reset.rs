@@ -8,22 +8,38 @@ use std::path::Path;
 
 use super::error::Error;
 use super::load::{Documents, load_documents};
+use super::v1beta4::{ClusterConfiguration, InitConfiguration, ResetConfiguration};
 use super::validate::Validator;
+
+/// The documents a reset uses, each at its zero value when the file has none.
+#[derive(Debug, Clone, Default)]
+pub struct ResetInput {
+    /// `ResetConfiguration`.
+    pub reset: ResetConfiguration,
+    /// `ClusterConfiguration` (certificatesDir, etcd data directory).
+    pub cluster: ClusterConfiguration,
+    /// `InitConfiguration` (advertise address, bind port, criSocket).
+    pub init: InitConfiguration,
+}
 
 /// Reads and checks the config file of a reset (none: every setting at its default).
 ///
 /// # Errors
 /// [`Error::Read`] when the file cannot be read; [`Error::Invalid`] listing every problem, with
 /// file, line and field, before anything is removed.
-pub fn load_reset(path: Option<&Path>) -> Result<Documents, Error> {
+pub fn load_reset(path: Option<&Path>) -> Result<ResetInput, Error> {
     let Some(p) = path else {
-        return Ok(Documents::default());
+        return Ok(ResetInput::default());
     };
     // The same bounded reader as init's: regular files (or `-`) up to 1 MiB.
     let (text, name) = super::read_source(p)?;
     let docs = load_documents(&text, &name).map_err(|issues| Error::Invalid { issues })?;
     check_reset(&docs)?;
-    Ok(docs)
+    Ok(ResetInput {
+        reset: docs.reset.map(|(r, _)| r).unwrap_or_default(),
+        cluster: docs.cluster.map(|(c, _)| c).unwrap_or_default(),
+        init: docs.init.map(|(i, _)| i).unwrap_or_default(),
+    })
 }
 
 /// The path policy and value checks on the documents a reset uses.
@@ -39,17 +55,12 @@ pub fn check_reset(docs: &Documents) -> Result<(), Error> {
         indexes.insert("ResetConfiguration", &i.0);
     }
     let mut v = Validator::new(&docs.file, indexes, BTreeMap::new());
-    let cluster = docs
-        .cluster
-        .as_ref()
-        .map(|(c, _)| c.clone())
-        .unwrap_or_default();
-    let reset = docs
-        .reset
-        .as_ref()
-        .map(|(r, _)| r.clone())
-        .unwrap_or_default();
-    v.reset_paths(&cluster, &reset);
+    let default_cluster = ClusterConfiguration::default();
+    let default_reset = ResetConfiguration::default();
+    v.reset_paths(
+        docs.cluster.as_ref().map_or(&default_cluster, |(c, _)| c),
+        docs.reset.as_ref().map_or(&default_reset, |(r, _)| r),
+    );
     let issues = v.into_issues();
     if issues.is_empty() {
         Ok(())
