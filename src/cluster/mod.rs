@@ -6,6 +6,7 @@
 
 mod apply;
 mod client;
+pub mod discovery;
 mod error;
 pub mod etcd;
 pub mod objects;

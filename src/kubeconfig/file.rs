@@ -42,10 +42,10 @@ pub struct Kubeconfig {
     #[serde(rename = "apiVersion", default)]
     pub api_version: String,
     /// Named clusters.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub clusters: Vec<NamedCluster>,
     /// Named contexts.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub contexts: Vec<NamedContext>,
     /// The context used by default.
     #[serde(rename = "current-context", default)]
@@ -58,7 +58,7 @@ pub struct Kubeconfig {
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub preferences: serde_json::Map<String, serde_json::Value>,
     /// Named users.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub users: Vec<NamedUser>,
 }
 
@@ -162,6 +162,17 @@ pub struct AuthInfo {
     /// A bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<Secret>,
+}
+
+/// `null` as an empty list: Go writes a nil slice as `null` (cluster-info's `contexts: null`,
+/// `users: null`), and client-go reads it as empty.
+fn null_as_empty<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    use serde::Deserialize as _;
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 pub(crate) fn b64(data: &[u8]) -> String {

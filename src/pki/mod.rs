@@ -5,6 +5,7 @@
 
 mod ca;
 mod cert;
+pub mod copycerts;
 mod error;
 mod expiry;
 mod issue;
