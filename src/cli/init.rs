@@ -79,6 +79,18 @@ pub struct InitFlags {
     /// Do not print the bootstrap token (it is masked in the join command and JSON).
     #[arg(long)]
     pub skip_token_print: bool,
+    /// Store the shared control-plane certificates, encrypted, in the kube-system/kubeadm-certs
+    /// Secret for two hours, so `plinth join --control-plane` / `kubeadm join --control-plane`
+    /// can fetch them with the certificate key.
+    #[arg(long)]
+    pub upload_certs: bool,
+    /// The key (64 hex digits) that encrypts the uploaded certificates (default: the config's
+    /// certificateKey, else a new random key, printed).
+    #[arg(long, value_name = "KEY")]
+    pub certificate_key: Option<String>,
+    /// Do not print the certificate key upload-certs used.
+    #[arg(long)]
+    pub skip_certificate_key_print: bool,
     /// Write through directories that are symbolic links (refused by default: a symlinked
     /// /etc/kubernetes/pki would send keys to wherever it points).
     #[arg(long)]
@@ -221,6 +233,20 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(lock_host(&paths, &plan, &report)?)
     };
+    // The key is checked before anything is written; the message never repeats it.
+    let certificate_key = match flags
+        .certificate_key
+        .as_deref()
+        .or(cfg.init.certificate_key.as_deref())
+        .filter(|k| !k.is_empty())
+    {
+        Some(k) => Some(crate::pki::copycerts::CertificateKey::parse(k).map_err(|_| {
+            super::UsageError(
+                "--certificate-key must be 64 hexadecimal digits (32 bytes); make one with `plinth certs certificate-key`".into(),
+            )
+        })?),
+        None => None,
+    };
     let mut ctx = InitContext {
         cfg,
         paths,
@@ -231,6 +257,9 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
         templates_dir: flags.templates_dir.clone(),
         kubeconfig: flags.kubeconfig.clone(),
         skip_token_print: flags.skip_token_print,
+        upload_certs: flags.upload_certs,
+        certificate_key,
+        skip_certificate_key_print: flags.skip_certificate_key_print,
         api: None,
         token: None,
         objects: Vec::new(),

@@ -145,6 +145,7 @@ mod tests {
                 token: None,
                 ca_cert_hash: "sha256:00".into(),
                 command: "kubeadm join".into(),
+                control_plane_command: None,
             }),
             warnings: vec![],
         };

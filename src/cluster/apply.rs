@@ -150,7 +150,17 @@ pub trait Applier {
     /// # Errors
     /// The lookup failed.
     fn exists(&mut self, obj: &Value) -> Result<bool, ApplyError>;
+
+    /// The `metadata.uid` of `obj` in the cluster, to reference it as an owner; `None` when it
+    /// does not exist. A dry run answers [`DRY_RUN_UID`].
+    ///
+    /// # Errors
+    /// The lookup failed.
+    fn uid(&mut self, obj: &Value) -> Result<Option<String>, ApplyError>;
 }
+
+/// The uid a dry run gives objects it only listed.
+pub const DRY_RUN_UID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Logs and classifies an API error for [`Retry::run`].
 fn transient(e: &ClusterError) -> bool {
@@ -316,6 +326,14 @@ impl Applier for LiveApplier {
         let path = object_path(obj, true)?;
         Ok(self.client()?.get(&path)?.is_some())
     }
+
+    fn uid(&mut self, obj: &Value) -> Result<Option<String>, ApplyError> {
+        let path = object_path(obj, true)?;
+        Ok(self
+            .client()?
+            .get(&path)?
+            .and_then(|o| o["metadata"]["uid"].as_str().map(str::to_string)))
+    }
 }
 
 /// A dry run: each object goes to `<dir>/NNN-<Kind>_<ns>_<name>.yaml`, numbered in apply order
@@ -358,6 +376,10 @@ impl Applier for DryRunApplier {
 
     fn exists(&mut self, _: &Value) -> Result<bool, ApplyError> {
         Ok(false)
+    }
+
+    fn uid(&mut self, _: &Value) -> Result<Option<String>, ApplyError> {
+        Ok(Some(DRY_RUN_UID.to_string()))
     }
 }
 

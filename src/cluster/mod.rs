@@ -12,7 +12,7 @@ pub mod etcd;
 pub mod objects;
 mod token;
 
-pub use apply::{Applier, ApplyError, DryRunApplier, LiveApplier, Outcome};
+pub use apply::{Applier, ApplyError, DRY_RUN_UID, DryRunApplier, LiveApplier, Outcome};
 pub use client::{
     Api, ApiClient, Applied, FIELD_MANAGER, KubeconfigIdentity, ListParams, describe,
     kubeconfig_identity, object_path, resource_path,

@@ -35,6 +35,14 @@ pub enum CopyCertsError {
     /// The OS random source failed.
     #[error("the OS random source failed")]
     Random,
+    /// A shared file exists but cannot be read.
+    #[error("reading {path}: {error}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        error: String,
+    },
 }
 
 /// The 32-byte key that encrypts the shared certificates. `Debug` hides it: it opens the
@@ -188,6 +196,32 @@ pub fn shared_files(cert_dir: &Path, etcd: &EtcdFiles) -> Vec<SharedFile> {
     out
 }
 
+/// Reads and seals every file of `files`: the Secret's data. A file missing on disk becomes an
+/// empty value (kubeadm keeps the key, so a joining node knows what it did not get).
+///
+/// # Errors
+/// [`CopyCertsError::Read`] for a file that exists but cannot be read; [`CopyCertsError::Random`].
+pub fn seal_files(
+    files: &[SharedFile],
+    key: &CertificateKey,
+) -> Result<std::collections::BTreeMap<String, Vec<u8>>, CopyCertsError> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in files {
+        let sealed = match std::fs::read(&f.path) {
+            Ok(bytes) => key.seal(&bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(CopyCertsError::Read {
+                    path: f.path.display().to_string(),
+                    error: e.to_string(),
+                });
+            }
+        };
+        out.insert(f.key.clone(), sealed);
+    }
+    Ok(out)
+}
+
 /// What a decrypted entry holds, which decides its file mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Content {
@@ -312,6 +346,17 @@ mod tests {
                 path: "/x/k.pem".into()
             }
         );
+    }
+
+    #[test]
+    fn sealing_reads_every_file_and_keeps_missing_ones_as_empty_values() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("ca.crt"), b"CA").unwrap();
+        let files = shared_files(d.path(), &EtcdFiles::Local);
+        let data = seal_files(&files, &key()).unwrap();
+        assert_eq!(data.len(), 8);
+        assert_eq!(key().open("ca.crt", &data["ca.crt"]).unwrap(), b"CA");
+        assert!(data["etcd-ca.key"].is_empty());
     }
 
     #[test]

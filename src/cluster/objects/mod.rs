@@ -9,11 +9,16 @@ use crate::config::ResolvedConfig;
 
 mod addons;
 mod node;
+mod upload_certs;
 
 pub use addons::{
     coredns, coredns_image, coredns_version, dns_ip, kube_proxy, kube_proxy_configuration,
 };
 pub use node::{merged_taints, node_marking_patch, shown_taints, wanted_taints};
+pub use upload_certs::{
+    CERTS_ROLE, CERTS_SECRET, CERTS_TOKEN_DESCRIPTION, CERTS_TOKEN_TTL, kubeadm_certs_rbac,
+    kubeadm_certs_secret,
+};
 
 /// The group kubeadm's default bootstrap tokens authenticate as.
 pub const NODE_BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";

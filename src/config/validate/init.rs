@@ -210,4 +210,20 @@ impl Validator<'_> {
             }
         }
     }
+
+    /// `certificateKey`: 64 hex digits (32 bytes for AES-256), as upload-certs needs it.
+    pub(super) fn certificate_key(&mut self, init: &InitConfiguration) {
+        // The message never repeats the value: it may be a real key with a typo, and a key
+        // opens the cluster's CA keys.
+        if let Some(k) = init.certificate_key.as_deref().filter(|k| !k.is_empty())
+            && crate::pki::copycerts::CertificateKey::parse(k).is_err()
+        {
+            self.err(
+                INIT,
+                "certificateKey",
+                "must be 64 hexadecimal digits (32 bytes)".into(),
+                Some("make one with `plinth certs certificate-key`, or leave it out to get a random one".into()),
+            );
+        }
+    }
 }

@@ -121,6 +121,7 @@ impl<'a> Validator<'a> {
         self.components(&cluster);
         let etcd = self.etcd(&cluster, &cert_dir);
         self.bootstrap_tokens(&init);
+        self.certificate_key(&init);
 
         let timeouts = self.timeouts(INIT, init.timeouts.as_ref());
         let _ = self.timeouts(RESET, reset.timeouts.as_ref());

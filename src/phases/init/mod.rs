@@ -13,6 +13,7 @@ mod kubelet_finalize;
 mod mark_control_plane;
 mod preflight;
 mod show_join_command;
+mod upload_certs;
 mod upload_config;
 mod waitcp;
 
@@ -50,6 +51,12 @@ pub struct InitContext {
     pub kubeconfig: Option<PathBuf>,
     /// `--skip-token-print`: mask the token in the output.
     pub skip_token_print: bool,
+    /// `--upload-certs`: store the shared certificates in the `kubeadm-certs` Secret.
+    pub upload_certs: bool,
+    /// `--certificate-key`, or the key upload-certs generated.
+    pub certificate_key: Option<crate::pki::copycerts::CertificateKey>,
+    /// `--skip-certificate-key-print`: do not print the certificate key.
+    pub skip_certificate_key_print: bool,
     /// How the post-API phases reach the cluster (live, or dry run), built by the first
     /// phase that needs it.
     pub api: Option<Box<dyn crate::cluster::Applier>>,
@@ -115,6 +122,12 @@ pub fn workflow() -> Workflow<InitContext> {
                     .into(),
                 ],
             ),
+            Leaf::new(
+                "upload-certs",
+                "Upload certificates to kubeadm-certs",
+                upload_certs::run,
+            )
+            .into(),
             Leaf::new(
                 "mark-control-plane",
                 "Label and taint the Node as a control-plane node",

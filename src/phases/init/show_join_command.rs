@@ -6,6 +6,9 @@ use anyhow::Context as _;
 use super::InitContext;
 use crate::cluster::BootstrapToken;
 
+/// What kubeadm prints in place of a value the user asked not to see.
+const WITHHELD: &str = "<value withheld>";
+
 /// What a joining worker needs: endpoint, token and the CA pin.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JoinInfo {
@@ -17,6 +20,11 @@ pub struct JoinInfo {
     pub ca_cert_hash: String,
     /// The whole `kubeadm join ...` command (token masked when `--skip-token-print`).
     pub command: String,
+    /// The join command for another control-plane node, when the cluster has a
+    /// `controlPlaneEndpoint` (kubeadm refuses control-plane joins without one); with
+    /// `--upload-certs` it carries the certificate key (`<value withheld>` with
+    /// `--skip-certificate-key-print`).
+    pub control_plane_command: Option<String>,
 }
 
 /// The join information for this run.
@@ -52,11 +60,23 @@ fn join_info(ctx: &InitContext) -> anyhow::Result<JoinInfo> {
         "kubeadm join {endpoint} --token {} \\\n\t--discovery-token-ca-cert-hash {hash}",
         shown.as_deref().unwrap_or("<token>")
     );
+    // kubeadm: app/cmd/util/join.go (joinCommandTemplate).
+    let control_plane_command = ctx.cfg.control_plane_endpoint.as_ref().map(|_| {
+        let key = match (&ctx.certificate_key, ctx.upload_certs) {
+            (Some(_), true) if ctx.skip_certificate_key_print => {
+                format!(" --certificate-key {WITHHELD}")
+            }
+            (Some(k), true) => format!(" --certificate-key {}", k.expose()),
+            _ => String::new(),
+        };
+        format!("{command} \\\n\t--control-plane{key}")
+    });
     Ok(JoinInfo {
         endpoint,
         token: shown,
         ca_cert_hash: hash,
         command,
+        control_plane_command,
     })
 }
 
@@ -75,6 +95,21 @@ pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
              Run \"kubectl apply -f [podnetwork].yaml\" with one of the options listed at:\n  \
              https://kubernetes.io/docs/concepts/cluster-administration/addons/\n\n"
     );
+    if let (Some(cp), Some(_)) = (&join.control_plane_command, &join.token) {
+        if ctx.upload_certs {
+            text.push_str(&format!(
+                "You can now join any number of control-plane nodes running the following command on each as root:\n\n  {cp}\n\n\
+                 Please note that the certificate-key gives access to cluster sensitive data, keep it secret!\n\
+                 As a safeguard, uploaded-certs will be deleted in two hours; If necessary, you can use\n\
+                 \"plinth init phase upload-certs --upload-certs\" to reload certs afterward.\n\n"
+            ));
+        } else {
+            text.push_str(&format!(
+                "You can now join any number of control-plane nodes by copying certificate authorities\n\
+                 and service account keys on each node and then running the following as root:\n\n  {cp}\n\n"
+            ));
+        }
+    }
     if join.token.is_some() {
         text.push_str(&format!(
                 "Then you can join any number of worker nodes by running the following on each as root:\n\n{}\n",
