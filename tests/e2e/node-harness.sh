@@ -81,7 +81,7 @@ if [ "$MODE" != --bare ]; then
   inside systemctl is-active plinth-node-images.service >/dev/null && ok "images imported" || bad "image import failed"
   n=$(inside ctr -n k8s.io images ls -q | wc -l)
   [ "$n" -gt 0 ] && ok "$n images in containerd's k8s.io namespace" || bad "no images imported"
-  if scripts/node pulls "$NODE"; then bad "the kubelet tried to pull"; else ok "no 'Pulling image' in the kubelet journal"; fi
+  if scripts/node pulls "$NODE"; then ok "no 'Pulling image' in the kubelet journal"; else bad "the kubelet tried to pull"; fi
 fi
 t2=$(date +%s.%N)
 scripts/node down "$NODE"
