@@ -54,7 +54,11 @@ pub(super) fn check_expiration(
     output: ExpirationFormat,
 ) -> anyhow::Result<ExitCode> {
     let cfg = match &config_path {
-        Some(p) => Some(config::load(Some(p), &config::Overrides::default())?),
+        Some(p) => Some(config::load(
+            Some(p),
+            &config::Overrides::default(),
+            &crate::host::Facts::detect().config_defaults(),
+        )?),
         None => None,
     };
     let cert_dir = cert_dir
@@ -64,7 +68,7 @@ pub(super) fn check_expiration(
         kubeconfig_dir.unwrap_or_else(|| PathBuf::from(crate::host::KUBERNETES_DIR));
     let external_etcd = match &cfg {
         Some(c) => c.is_external_etcd(),
-        None => !cert_dir.join("etcd/ca.crt").exists(),
+        None => !cert_dir.join(crate::pki::ETCD_CA.cert_file()).exists(),
     };
     let mut certs = crate::kubeconfig::check_expiration(&cert_dir, &kubeconfig_dir)?;
     let mut cas = Vec::new();

@@ -135,8 +135,14 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
             (&p.flags, Some(path))
         }
     };
+    // The host is read once; the phases get these facts and do not probe for them again.
+    let facts = crate::host::Facts::detect();
     // Everything is validated before the first write: config, then the plan.
-    let cfg = config::load(flags.config.as_deref(), &flags.overrides.to_overrides())?;
+    let cfg = config::load(
+        flags.config.as_deref(),
+        &flags.overrides.to_overrides(),
+        &facts.config_defaults(),
+    )?;
     super::load_patches(&cfg)?;
     let wf = workflow();
     let skip = flags
@@ -250,6 +256,7 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
     let mut ctx = InitContext {
         cfg,
         paths,
+        facts,
         report: report.clone(),
         dry_run: flags.dry_run,
         plan: plan.clone(),

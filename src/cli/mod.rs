@@ -285,7 +285,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config: path,
             overrides,
         }) => {
-            let cfg = config::load(Some(&path), &overrides.to_overrides())?;
+            let facts = crate::host::Facts::detect();
+            let cfg = config::load(
+                Some(&path),
+                &overrides.to_overrides(),
+                &facts.config_defaults(),
+            )?;
             // What init would refuse after its first write must fail validation too.
             load_patches(&cfg)?;
             for w in &cfg.warnings {

@@ -83,7 +83,7 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         // config file plinth reads it from this node's kube-apiserver manifest, which works with
         // the API server down, and checks it like any other input.
         None => cert_dir_from_manifest(&Paths::host(std::path::Path::new("/")).rooted(root))?
-            .unwrap_or_else(|| PathBuf::from("/etc/kubernetes/pki")),
+            .unwrap_or_else(|| PathBuf::from(crate::host::DEFAULT_CERT_DIR)),
     };
     let stop_timeout = reset
         .timeouts
@@ -123,7 +123,7 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| reset.cri_socket.clone())
         .or_else(|| init.node_registration.cri_socket.clone())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unix:///var/run/containerd/containerd.sock".into());
+        .unwrap_or_else(|| crate::config::DEFAULT_CRI_SOCKET.into());
     let report = Reporter::stdout();
     let wf = workflow();
     let skip = args
@@ -134,6 +134,7 @@ pub(super) fn run(args: &ResetArgs) -> anyhow::Result<ExitCode> {
     let plan = wf.plan(&Selection { only: None, skip })?;
     let mut ctx = ResetContext {
         paths,
+        facts: crate::host::Facts::detect(),
         targets,
         api_port,
         listen_addresses,
@@ -194,7 +195,7 @@ fn etcd_data_dir(
             .local
             .as_ref()
             .and_then(|l| l.data_dir.clone())
-            .unwrap_or_else(|| "/var/lib/etcd".into());
+            .unwrap_or_else(|| crate::config::DEFAULT_ETCD_DATA_DIR.into());
         (PathBuf::from(d), "etcd.local.dataDir".into())
     };
     config::pathpolicy::check_dir_path(&dir).map_err(|e| {

@@ -15,11 +15,12 @@ pub mod v1beta4;
 mod validate;
 mod values;
 
+pub(crate) use defaults::{DEFAULT_CERT_DIR, DEFAULT_CRI_SOCKET, DEFAULT_ETCD_DATA_DIR};
 pub use defaults::{DEFAULT_IMAGE_REPOSITORY, DEFAULT_KUBERNETES_VERSION, init_defaults_yaml};
 pub use error::{Error, ErrorKind};
 pub use load::{Documents, MAX_DOCUMENTS, load_documents};
 pub use reset::{ResetInput, check_reset, load_reset};
-pub use resolve::{HostFacts, Overrides, load, load_str, resolve};
+pub use resolve::{HostDefaults, Overrides, load, load_str, resolve};
 pub use source::{MAX_CONFIG_BYTES, STDIN_NAME, read_source};
 pub use values::{
     Endpoint, EtcdMode, ExternalEtcdConfig, KeyAlgorithm, KubeVersion, LocalEtcdConfig,

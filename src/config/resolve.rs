@@ -49,55 +49,15 @@ pub struct Overrides {
     pub ignore_preflight_errors: Vec<String>,
 }
 
-/// Facts about the host used for kubeadm's dynamic defaults.
+/// The host facts kubeadm's dynamic defaults use, a narrow view of
+/// [`host::Facts`](crate::host::Facts) (built by its `config_defaults`), so the config knows
+/// nothing else of the host and tests give these two values by hand.
 #[derive(Debug, Clone, Default)]
-pub struct HostFacts {
-    /// Lower-cased hostname.
+pub struct HostDefaults {
+    /// Lower-cased hostname: the default node name.
     pub hostname: Option<String>,
-    /// Address of the default-route interface.
+    /// Address of the default-route interface: the default advertise address.
     pub default_address: Option<String>,
-}
-
-impl HostFacts {
-    /// Reads the hostname and the default-route interface's address (read-only host access).
-    #[must_use]
-    pub fn detect() -> Self {
-        Self::detect_only(true, true)
-    }
-
-    /// Reads only the facts that are asked for (the rest stay `None`), so a config that names its
-    /// node and address never touches the host.
-    #[must_use]
-    pub fn detect_only(hostname: bool, default_address: bool) -> Self {
-        let hostname = hostname
-            .then(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-            .flatten()
-            .map(|h| h.trim().to_lowercase())
-            .filter(|h| !h.is_empty());
-        HostFacts {
-            hostname,
-            default_address: default_address.then(default_route_address).flatten(),
-        }
-    }
-}
-
-/// The IPv4 address of the interface holding the default route, from /proc and `ip`.
-fn default_route_address() -> Option<String> {
-    let routes = std::fs::read_to_string("/proc/net/route").ok()?;
-    let iface = routes.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() > 2 && f[1] == "00000000").then(|| f[0].to_string())
-    })?;
-    let out = std::process::Command::new("ip")
-        .args(["-o", "-4", "addr", "show", "dev", &iface, "scope", "global"])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let cidr = text
-        .split_whitespace()
-        .skip_while(|w| *w != "inet")
-        .nth(1)?;
-    cidr.split('/').next().map(str::to_string)
 }
 
 /// Loads, defaults, validates and resolves the config at `path` (or none) with `overrides`.
@@ -105,28 +65,22 @@ fn default_route_address() -> Option<String> {
 /// # Errors
 /// The errors of [`read_source`] when the input cannot be read or is refused (`-` means
 /// standard input); [`Error::Invalid`] listing every problem.
-pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<ResolvedConfig, Error> {
+pub fn load(
+    path: Option<&Path>,
+    overrides: &Overrides,
+    host: &HostDefaults,
+) -> Result<ResolvedConfig, Error> {
     let (text, name) = match path {
         Some(p) => read_source(p)?,
         None => (String::new(), "<defaults>".to_string()),
     };
     let docs = load_documents(&text, &name).map_err(|issues| Error::Invalid { issues })?;
-    // kubeadm's dynamic defaults, read from the host only when neither file nor flags set them.
-    let init = docs.init.as_ref().map(|(i, _)| i);
-    let need_name =
-        overrides.node_name.is_none() && init.is_none_or(|i| i.node_registration.name.is_none());
-    let need_address = overrides.apiserver_advertise_address.is_none()
-        && init.is_none_or(|i| i.local_api_endpoint.advertise_address.is_none());
-    let mut r = resolve(
-        docs,
-        overrides,
-        &HostFacts::detect_only(need_name, need_address),
-    )?;
+    let mut r = resolve(docs, overrides, host)?;
     r.source = path.filter(|p| p.as_os_str() != "-").map(Path::to_path_buf);
     Ok(r)
 }
 
-/// Like [`load`], from text, with explicit host facts (deterministic; used by tests).
+/// Like [`load`], from text (deterministic; used by tests).
 ///
 /// # Errors
 /// [`Error::Invalid`] listing every problem.
@@ -134,17 +88,21 @@ pub fn load_str(
     text: &str,
     file: &str,
     overrides: &Overrides,
-    facts: &HostFacts,
+    host: &HostDefaults,
 ) -> Result<ResolvedConfig, Error> {
     let docs = load_documents(text, file).map_err(|issues| Error::Invalid { issues })?;
-    resolve(docs, overrides, facts)
+    resolve(docs, overrides, host)
 }
 
 /// Resolves parsed documents (see [`load`]).
 ///
 /// # Errors
 /// [`Error::Invalid`] listing every problem.
-pub fn resolve(docs: Documents, o: &Overrides, facts: &HostFacts) -> Result<ResolvedConfig, Error> {
+pub fn resolve(
+    docs: Documents,
+    o: &Overrides,
+    host: &HostDefaults,
+) -> Result<ResolvedConfig, Error> {
     let file = docs.file.clone();
     let (mut init, init_idx) = docs
         .init
@@ -261,10 +219,10 @@ pub fn resolve(docs: Documents, o: &Overrides, facts: &HostFacts) -> Result<Reso
     // Dynamic defaults from the host (kubeadm: SetInitDynamicDefaults).
     let mut warnings = docs.warnings;
     if init.node_registration.name.is_none() {
-        init.node_registration.name = facts.hostname.clone();
+        init.node_registration.name = host.hostname.clone();
     }
     if init.local_api_endpoint.advertise_address.is_none() {
-        init.local_api_endpoint.advertise_address = facts.default_address.clone();
+        init.local_api_endpoint.advertise_address = host.default_address.clone();
     }
     default_init(&mut init);
     default_cluster(&mut cluster);
@@ -311,8 +269,8 @@ mod tests {
     use super::*;
     use crate::config::{EtcdMode, KeyAlgorithm};
 
-    fn facts() -> HostFacts {
-        HostFacts {
+    fn facts() -> HostDefaults {
+        HostDefaults {
             hostname: Some("cp-1".into()),
             default_address: Some("192.168.122.10".into()),
         }
@@ -438,7 +396,7 @@ mod tests {
             "",
             "<defaults>",
             &Overrides::default(),
-            &HostFacts::default(),
+            &HostDefaults::default(),
         )
         .unwrap_err();
         let msg = e.to_string();

@@ -4,6 +4,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::manifests::Component;
+
 /// How to talk TLS to an endpoint.
 #[derive(Clone)]
 pub enum TlsMode {
@@ -46,12 +48,12 @@ pub struct Check {
     pub manifest: Option<std::path::PathBuf>,
 }
 
-/// Reads `<component>.yaml` in `manifests_dir` and returns the startup probe's URL
+/// Reads the static Pod `manifest` and returns the startup probe's URL
 /// (falling back to liveness), with named ports resolved through the container's ports.
 /// `None` when the manifest is missing or has no HTTP probe.
 #[must_use]
-pub(super) fn probe_url(manifests_dir: &Path, component: &str) -> Option<String> {
-    let text = std::fs::read_to_string(manifests_dir.join(format!("{component}.yaml"))).ok()?;
+pub(super) fn probe_url(manifest: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(manifest).ok()?;
     let pod: Value = serde_saphyr::from_str(&text).ok()?;
     let c = pod.pointer("/spec/containers/0")?;
     let probe = c
@@ -106,19 +108,14 @@ pub fn checks_from_manifests(
             manifest: None,
         });
     }
-    for component in [
-        "etcd",
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-    ] {
-        let manifest = manifests_dir.join(format!("{component}.yaml"));
-        if component == "etcd" && !manifest.exists() {
+    for component in Component::ALL {
+        let manifest = manifests_dir.join(component.file_name());
+        if component == Component::Etcd && !manifest.exists() {
             continue; // external etcd
         }
-        let url = probe_url(manifests_dir, component).unwrap_or_default();
+        let url = probe_url(&manifest).unwrap_or_default();
         let tls = match component {
-            "kube-apiserver" => TlsMode::Verify {
+            Component::KubeApiserver => TlsMode::Verify {
                 ca_pem: ca_pem.to_vec(),
                 identity_pem: identity_pem.to_vec(),
             },
@@ -126,7 +123,7 @@ pub fn checks_from_manifests(
             _ => TlsMode::Plain,
         };
         v.push(Check {
-            component: component.into(),
+            component: component.name().into(),
             url,
             tls,
             manifest: Some(manifest),
@@ -146,10 +143,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("kube-apiserver.yaml"), APISERVER).unwrap();
         assert_eq!(
-            probe_url(d.path(), "kube-apiserver").unwrap(),
+            probe_url(&d.path().join("kube-apiserver.yaml")).unwrap(),
             "https://[fd00::10]:7443/livez"
         );
-        assert!(probe_url(d.path(), "kube-scheduler").is_none());
+        assert!(probe_url(&d.path().join("kube-scheduler.yaml")).is_none());
         let checks = checks_from_manifests(d.path(), b"ca", b"id", true);
         let names: Vec<&str> = checks.iter().map(|c| c.component.as_str()).collect();
         assert_eq!(

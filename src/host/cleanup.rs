@@ -8,6 +8,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::kubeconfig;
+use crate::manifests::Component;
+
 /// What a cleanup step removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Removed {
@@ -108,15 +111,12 @@ fn remove_path(p: &Path) -> Result<(), CleanupError> {
     }
 }
 
-/// The kubeconfig files kubeadm's reset deletes (kubeadm `resetConfigDir`).
-pub const KUBECONFIG_FILES: [&str; 6] = [
-    "admin.conf",
-    "super-admin.conf",
-    "kubelet.conf",
-    "bootstrap-kubelet.conf",
-    "controller-manager.conf",
-    "scheduler.conf",
-];
+/// Whether `name` is one of the kubeconfig files kubeadm's reset deletes (kubeadm
+/// `resetConfigDir`): those of the kubeconfig table and `bootstrap-kubelet.conf`.
+fn is_kubeadm_kubeconfig(name: &str) -> bool {
+    name == kubeconfig::BOOTSTRAP_KUBELET_FILE
+        || kubeconfig::KUBECONFIGS.iter().any(|k| k.file == name)
+}
 
 /// What the kubelet writes into its root directory on its own once plinth configured and
 /// started it (kubelet `pkg/kubelet/kubelet.go` `setupDataDirs`, the CPU, memory and DRA
@@ -145,14 +145,16 @@ fn is_kubelet_pki_file(name: &str) -> bool {
 }
 
 /// kubeadm's files whose presence, without any plinth ledger, shows a host set up by kubeadm.
-const KUBEADM_EVIDENCE: &[(DirKind, &str)] = &[
-    (DirKind::Kubeconfig, "admin.conf"),
-    (DirKind::Kubeconfig, "kubelet.conf"),
-    (DirKind::Manifests, "kube-apiserver.yaml"),
-    (DirKind::Manifests, "etcd.yaml"),
-    (DirKind::Pki, "ca.crt"),
-    (DirKind::Kubelet, "config.yaml"),
-];
+fn kubeadm_evidence() -> [(DirKind, String); 6] {
+    [
+        (DirKind::Kubeconfig, kubeconfig::ADMIN_FILE.to_string()),
+        (DirKind::Kubeconfig, kubeconfig::KUBELET_FILE.to_string()),
+        (DirKind::Manifests, Component::KubeApiserver.file_name()),
+        (DirKind::Manifests, Component::Etcd.file_name()),
+        (DirKind::Pki, crate::pki::CA.cert_file()),
+        (DirKind::Kubelet, crate::kubelet::CONFIG_FILE.to_string()),
+    ]
+}
 
 /// What a directory is to reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +261,7 @@ pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> 
         Scope::All
     } else if any_ledger {
         Scope::Ledger
-    } else if let Some(p) = KUBEADM_EVIDENCE.iter().find_map(|(k, f)| {
+    } else if let Some(p) = kubeadm_evidence().iter().find_map(|(k, f)| {
         by_kind(*k)
             .map(|d| d.join(f))
             .filter(|p| fs::symlink_metadata(p).is_ok())
@@ -269,8 +271,10 @@ pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> 
         Scope::Ledger
     };
     // plinth ran this node's etcd: its manifest is in plinth's ledger.
-    let plinth_etcd = by_kind(DirKind::Manifests)
-        .is_some_and(|m| record(&m).files.iter().any(|f| f == "etcd.yaml"));
+    let plinth_etcd = by_kind(DirKind::Manifests).is_some_and(|m| {
+        let etcd = Component::Etcd.file_name();
+        record(&m).files.iter().any(|f| *f == etcd)
+    });
     let skip: Vec<PathBuf> = targets.iter().map(|t| t.dir.clone()).collect();
     let mut dirs = Vec::new();
     for t in targets {
@@ -283,7 +287,7 @@ pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> 
             (DirKind::Kubeconfig, true) => {
                 for n in names(&t.dir)? {
                     let p = t.dir.join(&n);
-                    if KUBECONFIG_FILES.contains(&n.as_str()) || n == super::owned::LEDGER_FILE {
+                    if is_kubeadm_kubeconfig(&n) || n == super::owned::LEDGER_FILE {
                         dp.remove.push(p);
                     } else if !skip.contains(&p) {
                         dp.left.push(p);

@@ -24,7 +24,7 @@ pub struct Paths {
 /// `/etc/kubernetes`.
 pub const KUBERNETES_DIR: &str = "/etc/kubernetes";
 /// `/etc/kubernetes/pki` (kubeadm's default `certificatesDir`).
-pub const DEFAULT_CERT_DIR: &str = "/etc/kubernetes/pki";
+pub const DEFAULT_CERT_DIR: &str = crate::config::DEFAULT_CERT_DIR;
 /// `/etc/kubernetes/manifests`.
 pub(crate) const DEFAULT_MANIFESTS_DIR: &str = "/etc/kubernetes/manifests";
 /// `/var/lib/kubelet`.

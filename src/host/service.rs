@@ -1,5 +1,6 @@
-//! The init system, behind a small trait so phases can be tested without systemd:
-//! is systemd PID 1, is a unit active, restart a unit.
+//! The init system's units, behind a small trait so phases can be tested without systemd:
+//! is a unit active, restart a unit. Whether systemd is the init system at all is a fact of
+//! the host ([`Facts::init`](super::Facts)), read once.
 
 use std::process::Command;
 
@@ -32,9 +33,8 @@ pub enum ServiceError {
 
 /// The init system's service operations plinth needs.
 pub trait ServiceManager: Send + Sync {
-    /// Whether systemd is the init system (PID 1).
-    fn is_systemd(&self) -> bool;
-    /// Whether `unit` is active (false when systemd is not the init system).
+    /// Whether `unit` is active now (false when systemd is not the init system). A live
+    /// probe: restarts and stops change it.
     fn is_active(&self, unit: &str) -> bool;
     /// `systemctl restart <unit>` (starts it when inactive).
     ///
@@ -48,16 +48,11 @@ pub trait ServiceManager: Send + Sync {
 pub struct Systemd;
 
 impl ServiceManager for Systemd {
-    fn is_systemd(&self) -> bool {
-        std::fs::read_to_string("/proc/1/comm").is_ok_and(|c| c.trim() == "systemd")
-    }
-
     fn is_active(&self, unit: &str) -> bool {
-        self.is_systemd()
-            && Command::new("systemctl")
-                .args(["is-active", "--quiet", unit])
-                .status()
-                .is_ok_and(|s| s.success())
+        Command::new("systemctl")
+            .args(["is-active", "--quiet", unit])
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     fn restart(&self, unit: &str) -> Result<(), ServiceError> {

@@ -14,7 +14,10 @@ pub use file::{
     decode_data, parse_kubeconfig, render_kubeconfig,
 };
 pub use rotate::point_kubeconfig_at_rotating_cert;
-pub use spec::{ClientName, KUBECONFIGS, KubeconfigSpec, ServerKind, find};
+pub use spec::{
+    ADMIN_FILE, BOOTSTRAP_KUBELET_FILE, CONTROLLER_MANAGER_FILE, ClientName, KUBECONFIGS,
+    KUBELET_FILE, KubeconfigSpec, SCHEDULER_FILE, SUPER_ADMIN_FILE, ServerKind, find,
+};
 pub use store::{
     KUBECONFIG_MODE, KubeconfigOutcome, check_expiration, check_expiration_at, ensure_kubeconfig,
     ensure_kubeconfig_at, kubeconfig_needs_key, read_kubeconfig,

@@ -42,11 +42,25 @@ pub struct KubeconfigSpec {
     pub summary: &'static str,
 }
 
+/// `admin.conf`: the admin's (and plinth's own) kubeconfig.
+pub const ADMIN_FILE: &str = "admin.conf";
+/// `super-admin.conf`: `system:masters`, used only to bootstrap the admin's binding.
+pub const SUPER_ADMIN_FILE: &str = "super-admin.conf";
+/// `kubelet.conf`.
+pub const KUBELET_FILE: &str = "kubelet.conf";
+/// `controller-manager.conf`.
+pub const CONTROLLER_MANAGER_FILE: &str = "controller-manager.conf";
+/// `scheduler.conf`.
+pub const SCHEDULER_FILE: &str = "scheduler.conf";
+/// kubeadm's `bootstrap-kubelet.conf`: plinth never writes it (the kubelet gets `kubelet.conf`
+/// directly), but reset removes it as kubeadm's reset does.
+pub const BOOTSTRAP_KUBELET_FILE: &str = "bootstrap-kubelet.conf";
+
 /// Every kubeconfig `init` writes, in kubeadm's phase order.
 pub static KUBECONFIGS: [KubeconfigSpec; 5] = [
     KubeconfigSpec {
         name: "admin",
-        file: "admin.conf",
+        file: ADMIN_FILE,
         client: ClientName::Fixed("kubernetes-admin"),
         org: Some("kubeadm:cluster-admins"),
         server: ServerKind::ControlPlane,
@@ -55,7 +69,7 @@ pub static KUBECONFIGS: [KubeconfigSpec; 5] = [
     },
     KubeconfigSpec {
         name: "super-admin",
-        file: "super-admin.conf",
+        file: SUPER_ADMIN_FILE,
         client: ClientName::Fixed("kubernetes-super-admin"),
         org: Some("system:masters"),
         server: ServerKind::ControlPlane,
@@ -64,7 +78,7 @@ pub static KUBECONFIGS: [KubeconfigSpec; 5] = [
     },
     KubeconfigSpec {
         name: "kubelet",
-        file: "kubelet.conf",
+        file: KUBELET_FILE,
         client: ClientName::Node,
         org: Some("system:nodes"),
         server: ServerKind::Local,
@@ -73,7 +87,7 @@ pub static KUBECONFIGS: [KubeconfigSpec; 5] = [
     },
     KubeconfigSpec {
         name: "controller-manager",
-        file: "controller-manager.conf",
+        file: CONTROLLER_MANAGER_FILE,
         client: ClientName::Fixed("system:kube-controller-manager"),
         org: None,
         server: ServerKind::Local,
@@ -82,7 +96,7 @@ pub static KUBECONFIGS: [KubeconfigSpec; 5] = [
     },
     KubeconfigSpec {
         name: "scheduler",
-        file: "scheduler.conf",
+        file: SCHEDULER_FILE,
         client: ClientName::Fixed("system:kube-scheduler"),
         org: None,
         server: ServerKind::Local,

@@ -11,10 +11,10 @@ use serde_json::{Map, Value, json};
 
 use crate::config::ResolvedConfig;
 use crate::config::v1beta4::Arg;
-use crate::host::Paths;
 use crate::host::fs::WriteOutcome;
 use crate::host::owned::write_owned;
 use crate::host::service::{ServiceError, ServiceManager};
+use crate::host::{Facts, InitSystem, Paths};
 use crate::k8s::sort_keys;
 use crate::manifests::args::{arguments_to_command, last_value};
 use crate::manifests::{AppliedPatch, PatchError, PatchSet, Schema};
@@ -36,29 +36,6 @@ const KUBELET_HEALTHZ_PORT: u64 = 10248;
 /// Mode of the three kubelet files and their directory (kubeadm `writeConfigBytesToDisk`).
 const FILE_MODE: u32 = 0o644;
 const DIR_MODE: u32 = 0o700;
-
-/// What the kubelet files depend on outside the config.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KubeletHost {
-    /// This host's lower-cased hostname (`None` if unreadable).
-    pub hostname: Option<String>,
-    /// systemd-resolved is active, so the kubelet must read its upstream resolv.conf.
-    pub systemd_resolved_active: bool,
-}
-
-impl KubeletHost {
-    /// Reads the hostname and asks the init system about systemd-resolved.
-    #[must_use]
-    pub fn detect(services: &dyn ServiceManager) -> Self {
-        KubeletHost {
-            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_lowercase())
-                .filter(|h| !h.is_empty()),
-            systemd_resolved_active: services.is_active("systemd-resolved"),
-        }
-    }
-}
 
 /// Building, checking or writing the kubelet files failed.
 #[derive(Debug, thiserror::Error)]
@@ -193,7 +170,7 @@ fn entry<'a>(m: &'a mut Map<String, Value>, path: &[&str]) -> Option<&'a mut Map
 pub fn cluster_kubelet_config(
     cfg: &ResolvedConfig,
     paths: &Paths,
-    host: &KubeletHost,
+    host: &Facts,
 ) -> (Value, Vec<String>) {
     let mut doc = match &cfg.kubelet {
         Some(Value::Object(m)) => m.clone(),
@@ -239,7 +216,12 @@ pub fn cluster_kubelet_config(
     enforce(&mut doc, &["clusterDNS"], dns.clone(), &ne(dns));
     let domain = json!(cfg.dns_domain);
     enforce(&mut doc, &["clusterDomain"], domain.clone(), &ne(domain));
-    let ca = json!(cfg.cert_dir.join("ca.crt").display().to_string());
+    let ca = json!(
+        cfg.cert_dir
+            .join(crate::pki::CA.cert_file())
+            .display()
+            .to_string()
+    );
     enforce(
         &mut doc,
         &["authentication", "x509", "clientCAFile"],
@@ -305,7 +287,7 @@ pub fn cluster_kubelet_config(
 /// `--pod-infra-container-image` is written.
 // kubeadm: app/phases/kubelet/flags.go WriteKubeletDynamicEnvFile
 #[must_use]
-pub fn flags_env(cfg: &ResolvedConfig, host: &KubeletHost) -> String {
+pub fn flags_env(cfg: &ResolvedConfig, host: &Facts) -> String {
     let extra: &[Arg] = cfg
         .init
         .node_registration
@@ -353,7 +335,7 @@ fn parse_back(file: &'static str, text: &str) -> Result<Value, KubeletError> {
 pub fn generate_kubelet_files(
     cfg: &ResolvedConfig,
     paths: &Paths,
-    host: &KubeletHost,
+    host: &Facts,
     patches: Option<&PatchSet>,
 ) -> Result<KubeletFiles, KubeletError> {
     let (mut doc, warnings) = cluster_kubelet_config(cfg, paths, host);
@@ -447,13 +429,18 @@ pub enum StartOutcome {
     Unchanged,
 }
 
-/// Restarts the kubelet through systemd when systemd is PID 1.
+/// Restarts the kubelet through systemd when systemd is the init system. Whether the unit is
+/// active is asked now, not taken from the host's facts: it is what this call may change.
 // kubeadm: app/phases/kubelet/kubelet.go TryStartKubelet
 ///
 /// `changed` says whether any kubelet file was written; when none was and the kubelet is
 /// active, it is left running (kubeadm restarts it on every run).
-pub fn restart_kubelet(services: &dyn ServiceManager, changed: bool) -> StartOutcome {
-    if !services.is_systemd() {
+pub fn restart_kubelet(
+    init: InitSystem,
+    services: &dyn ServiceManager,
+    changed: bool,
+) -> StartOutcome {
+    if init != InitSystem::Systemd {
         return StartOutcome::NotSystemd;
     }
     if !changed && services.is_active("kubelet") {
@@ -477,10 +464,10 @@ mod tests {
         crate::config::load_str(&text, "t", &Default::default(), &Default::default()).unwrap()
     }
 
-    fn host() -> KubeletHost {
-        KubeletHost {
+    fn host() -> Facts {
+        Facts {
             hostname: Some("cp-1".into()),
-            systemd_resolved_active: false,
+            ..Facts::default()
         }
     }
 
@@ -538,16 +525,12 @@ mod tests {
     }
 
     struct FakeSystemd {
-        pid1: bool,
         fail: bool,
         active: bool,
         calls: Mutex<Vec<String>>,
     }
 
     impl ServiceManager for FakeSystemd {
-        fn is_systemd(&self) -> bool {
-            self.pid1
-        }
         fn is_active(&self, _: &str) -> bool {
             self.active
         }
@@ -567,37 +550,43 @@ mod tests {
 
     #[test]
     fn the_kubelet_is_restarted_only_under_systemd() {
-        let fake = |pid1, fail| FakeSystemd {
-            pid1,
+        let fake = |fail| FakeSystemd {
             fail,
             active: false,
             calls: Mutex::new(Vec::new()),
         };
-        let s = fake(false, false);
+        let systemd = InitSystem::Systemd;
+        let s = fake(false);
         assert!(matches!(
-            restart_kubelet(&s, true),
+            restart_kubelet(InitSystem::Other, &s, true),
             StartOutcome::NotSystemd
         ));
         assert!(s.calls.lock().unwrap().is_empty());
-        let s = fake(true, false);
-        assert!(matches!(restart_kubelet(&s, true), StartOutcome::Restarted));
+        let s = fake(false);
+        assert!(matches!(
+            restart_kubelet(systemd, &s, true),
+            StartOutcome::Restarted
+        ));
         assert_eq!(*s.calls.lock().unwrap(), vec!["kubelet"]);
-        let s = fake(true, true);
-        assert!(matches!(restart_kubelet(&s, true), StartOutcome::Failed(_)));
+        let s = fake(true);
+        assert!(matches!(
+            restart_kubelet(systemd, &s, true),
+            StartOutcome::Failed(_)
+        ));
         // Nothing changed and the kubelet runs: a re-run leaves it alone.
         let s = FakeSystemd {
             active: true,
-            ..fake(true, false)
+            ..fake(false)
         };
         assert!(matches!(
-            restart_kubelet(&s, false),
+            restart_kubelet(systemd, &s, false),
             StartOutcome::Unchanged
         ));
         assert!(s.calls.lock().unwrap().is_empty());
         // Nothing changed but the kubelet is stopped: start it.
-        let s = fake(true, false);
+        let s = fake(false);
         assert!(matches!(
-            restart_kubelet(&s, false),
+            restart_kubelet(systemd, &s, false),
             StartOutcome::Restarted
         ));
     }

@@ -7,6 +7,11 @@ use std::collections::BTreeSet;
 use crate::config::v1beta4::Arg;
 use crate::config::{EtcdMode, ResolvedConfig, join_host_port};
 use crate::host::Paths;
+use crate::kubeconfig::{CONTROLLER_MANAGER_FILE, SCHEDULER_FILE};
+use crate::pki::{
+    APISERVER, APISERVER_ETCD_CLIENT, APISERVER_KUBELET_CLIENT, CA, CertSpec, ETCD_CA, ETCD_PEER,
+    ETCD_SERVER, FRONT_PROXY_CA, FRONT_PROXY_CLIENT, SA_KEY_FILE, SA_PUB_FILE,
+};
 
 use super::Component;
 
@@ -101,6 +106,16 @@ fn etcd_peer_url(cfg: &ResolvedConfig) -> String {
     )
 }
 
+/// The certificate file of `spec` under the PKI directory, as a string.
+fn crt(cfg: &ResolvedConfig, spec: &CertSpec) -> String {
+    pki(cfg, &spec.cert_file())
+}
+
+/// The key file of `spec` under the PKI directory, as a string.
+fn key(cfg: &ResolvedConfig, spec: &CertSpec) -> String {
+    pki(cfg, &spec.key_file())
+}
+
 /// `filepath.Join(certificatesDir, rel)` as a string.
 fn pki(cfg: &ResolvedConfig, rel: &str) -> String {
     cfg.cert_dir.join(rel).display().to_string()
@@ -149,23 +164,20 @@ fn apiserver_defaults(cfg: &ResolvedConfig, warnings: &mut Vec<String>) -> Vec<A
             "service-cluster-ip-range",
             net.service_subnet.clone().unwrap_or_default(),
         ),
-        arg("service-account-key-file", pki(cfg, "sa.pub")),
-        arg("service-account-signing-key-file", pki(cfg, "sa.key")),
+        arg("service-account-key-file", pki(cfg, SA_PUB_FILE)),
+        arg("service-account-signing-key-file", pki(cfg, SA_KEY_FILE)),
         arg(
             "service-account-issuer",
             format!("https://kubernetes.default.svc.{}", cfg.dns_domain),
         ),
-        arg("client-ca-file", pki(cfg, "ca.crt")),
-        arg("tls-cert-file", pki(cfg, "apiserver.crt")),
-        arg("tls-private-key-file", pki(cfg, "apiserver.key")),
+        arg("client-ca-file", crt(cfg, CA)),
+        arg("tls-cert-file", crt(cfg, APISERVER)),
+        arg("tls-private-key-file", key(cfg, APISERVER)),
         arg(
             "kubelet-client-certificate",
-            pki(cfg, "apiserver-kubelet-client.crt"),
+            crt(cfg, APISERVER_KUBELET_CLIENT),
         ),
-        arg(
-            "kubelet-client-key",
-            pki(cfg, "apiserver-kubelet-client.key"),
-        ),
+        arg("kubelet-client-key", key(cfg, APISERVER_KUBELET_CLIENT)),
         arg("enable-bootstrap-token-auth", "true"),
         arg("secure-port", cfg.bind_port.to_string()),
         arg("allow-privileged", "true"),
@@ -176,13 +188,10 @@ fn apiserver_defaults(cfg: &ResolvedConfig, warnings: &mut Vec<String>) -> Vec<A
         arg("requestheader-username-headers", "X-Remote-User"),
         arg("requestheader-group-headers", "X-Remote-Group"),
         arg("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
-        arg(
-            "requestheader-client-ca-file",
-            pki(cfg, "front-proxy-ca.crt"),
-        ),
+        arg("requestheader-client-ca-file", crt(cfg, FRONT_PROXY_CA)),
         arg("requestheader-allowed-names", "front-proxy-client"),
-        arg("proxy-client-cert-file", pki(cfg, "front-proxy-client.crt")),
-        arg("proxy-client-key-file", pki(cfg, "front-proxy-client.key")),
+        arg("proxy-client-cert-file", crt(cfg, FRONT_PROXY_CLIENT)),
+        arg("proxy-client-key-file", key(cfg, FRONT_PROXY_CLIENT)),
     ];
     match &cfg.etcd {
         EtcdMode::External(ext) => {
@@ -205,17 +214,9 @@ fn apiserver_defaults(cfg: &ResolvedConfig, warnings: &mut Vec<String>) -> Vec<A
                     )
                 });
             set(&mut a, "etcd-servers", servers);
-            set(&mut a, "etcd-cafile", pki(cfg, "etcd/ca.crt"));
-            set(
-                &mut a,
-                "etcd-certfile",
-                pki(cfg, "apiserver-etcd-client.crt"),
-            );
-            set(
-                &mut a,
-                "etcd-keyfile",
-                pki(cfg, "apiserver-etcd-client.key"),
-            );
+            set(&mut a, "etcd-cafile", crt(cfg, ETCD_CA));
+            set(&mut a, "etcd-certfile", crt(cfg, APISERVER_ETCD_CLIENT));
+            set(&mut a, "etcd-keyfile", key(cfg, APISERVER_ETCD_CLIENT));
         }
     }
     let extra = extra_args(cfg, Component::KubeApiserver);
@@ -259,10 +260,10 @@ fn authz_modes(user: Option<&str>, warnings: &mut Vec<String>) -> String {
 fn controller_manager_defaults(cfg: &ResolvedConfig, paths: &Paths, external_ca: bool) -> Vec<Arg> {
     let kubeconfig = paths
         .kubeconfig_dir
-        .join("controller-manager.conf")
+        .join(CONTROLLER_MANAGER_FILE)
         .display()
         .to_string();
-    let ca = pki(cfg, "ca.crt");
+    let ca = crt(cfg, CA);
     let mut a = vec![
         arg("bind-address", "127.0.0.1"),
         arg("leader-elect", "true"),
@@ -270,14 +271,11 @@ fn controller_manager_defaults(cfg: &ResolvedConfig, paths: &Paths, external_ca:
         arg("authentication-kubeconfig", kubeconfig.clone()),
         arg("authorization-kubeconfig", kubeconfig),
         arg("client-ca-file", ca.clone()),
-        arg(
-            "requestheader-client-ca-file",
-            pki(cfg, "front-proxy-ca.crt"),
-        ),
+        arg("requestheader-client-ca-file", crt(cfg, FRONT_PROXY_CA)),
         arg("root-ca-file", ca.clone()),
-        arg("service-account-private-key-file", pki(cfg, "sa.key")),
+        arg("service-account-private-key-file", pki(cfg, SA_KEY_FILE)),
         arg("cluster-signing-cert-file", ca),
-        arg("cluster-signing-key-file", pki(cfg, "ca.key")),
+        arg("cluster-signing-key-file", key(cfg, CA)),
         arg("use-service-account-credentials", "true"),
         arg("controllers", "*,bootstrapsigner,tokencleaner"),
     ];
@@ -304,7 +302,7 @@ fn controller_manager_defaults(cfg: &ResolvedConfig, paths: &Paths, external_ca:
 fn scheduler_defaults(paths: &Paths) -> Vec<Arg> {
     let kubeconfig = paths
         .kubeconfig_dir
-        .join("scheduler.conf")
+        .join(SCHEDULER_FILE)
         .display()
         .to_string();
     vec![
@@ -336,13 +334,13 @@ fn etcd_defaults(cfg: &ResolvedConfig) -> Vec<Arg> {
         arg("listen-peer-urls", peer.clone()),
         arg("initial-advertise-peer-urls", peer.clone()),
         arg("data-dir", data_dir),
-        arg("cert-file", pki(cfg, "etcd/server.crt")),
-        arg("key-file", pki(cfg, "etcd/server.key")),
-        arg("trusted-ca-file", pki(cfg, "etcd/ca.crt")),
+        arg("cert-file", crt(cfg, ETCD_SERVER)),
+        arg("key-file", key(cfg, ETCD_SERVER)),
+        arg("trusted-ca-file", crt(cfg, ETCD_CA)),
         arg("client-cert-auth", "true"),
-        arg("peer-cert-file", pki(cfg, "etcd/peer.crt")),
-        arg("peer-key-file", pki(cfg, "etcd/peer.key")),
-        arg("peer-trusted-ca-file", pki(cfg, "etcd/ca.crt")),
+        arg("peer-cert-file", crt(cfg, ETCD_PEER)),
+        arg("peer-key-file", key(cfg, ETCD_PEER)),
+        arg("peer-trusted-ca-file", crt(cfg, ETCD_CA)),
         arg("peer-client-cert-auth", "true"),
         arg("snapshot-count", "10000"),
         arg(

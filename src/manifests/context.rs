@@ -8,7 +8,7 @@ use crate::config::{ResolvedConfig, join_host_port};
 use crate::host::Paths;
 
 use super::volumes::{self, HostPathVolume};
-use super::{Component, HostFacts, args};
+use super::{Component, HostView, args};
 
 /// kube-controller-manager's secure port (kubeadm `KubeControllerManagerPort`).
 const KCM_PORT: u16 = 10257;
@@ -273,7 +273,7 @@ fn extra_envs(cfg: &ResolvedConfig, c: Component) -> &[EnvVar] {
 
 /// Proxy variables (not for etcd) merged with `extraEnvs`: later wins, sorted by name.
 // kubeadm: app/util/env.go MergeKubeadmEnvVars; app/util/env.go GetProxyEnvVars
-fn env(cfg: &ResolvedConfig, facts: &HostFacts, c: Component) -> Vec<EnvView> {
+fn env(cfg: &ResolvedConfig, facts: &HostView, c: Component) -> Vec<EnvView> {
     let mut m: std::collections::BTreeMap<String, EnvView> = std::collections::BTreeMap::new();
     if c != Component::Etcd {
         for (name, value) in &facts.proxy_env {
@@ -305,7 +305,7 @@ fn env(cfg: &ResolvedConfig, facts: &HostFacts, c: Component) -> Vec<EnvView> {
 pub fn view(
     cfg: &ResolvedConfig,
     paths: &Paths,
-    facts: &HostFacts,
+    facts: &HostView,
     c: Component,
 ) -> (StaticPodView, Vec<String>) {
     let (command, warnings) = args::command(cfg, paths, c, facts.external_ca);

@@ -1,13 +1,13 @@
 //! Static Pod manifests for etcd, kube-apiserver, kube-controller-manager and kube-scheduler:
 //! flag lists and volumes computed as kubeadm does, rendered through tera templates, patched,
 //! parsed back into a typed `Pod` and checked, then written atomically.
-//! Knows nothing of the CLI or phases; host facts come in as a value ([`HostFacts`]).
+//! Knows nothing of the CLI or phases; host facts come in as a value ([`HostView`]).
 //!
 //! ```no_run
 //! # fn demo(cfg: &plinth::config::ResolvedConfig, paths: &plinth::host::Paths) -> Result<(), plinth::manifests::RenderError> {
-//! use plinth::manifests::{Component, HostFacts, Templates, render_manifest, write_manifest};
+//! use plinth::manifests::{Component, HostView, Templates, render_manifest, write_manifest};
 //! let templates = Templates::load(None)?;
-//! let facts = HostFacts::detect(&paths.cert_dir_disk());
+//! let facts = HostView::new(&plinth::host::Facts::detect(), &paths.cert_dir_disk());
 //! let m = render_manifest(&templates, cfg, paths, &facts, None, Component::KubeApiserver)?;
 //! write_manifest(&paths.manifests_dir_disk(), &m)?;
 //! # Ok(()) }
@@ -84,10 +84,12 @@ impl Component {
     }
 }
 
-/// What the manifests depend on outside the config, read once from the host (or set by tests).
+/// What the manifests depend on outside the config: a narrow view of the host's
+/// [`Facts`](crate::host::Facts) plus one fact of the PKI on disk (or set by tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostFacts {
-    /// The CA-trust directories of [`volumes::CA_TRUST_DIRS`] that exist on the host.
+pub struct HostView {
+    /// The CA-trust directories of [`CA_TRUST_DIRS`](crate::host::facts::CA_TRUST_DIRS) that
+    /// exist on the host.
     pub ca_trust_dirs: BTreeSet<PathBuf>,
     /// `*_proxy` / `*_PROXY` variables with a value, from plinth's own environment, in order.
     pub proxy_env: Vec<(String, String)>,
@@ -95,20 +97,17 @@ pub struct HostFacts {
     pub external_ca: bool,
 }
 
-impl HostFacts {
-    /// Reads the facts from this host: CA-trust directories on `/`, proxy variables from the
-    /// process environment, external-CA mode from `cert_dir_on_disk`.
+impl HostView {
+    /// The view of `facts`, with external-CA mode read from `cert_dir_on_disk` now: the PKI is
+    /// what the certs phase handed over on disk, not a fact of the host.
     #[must_use]
-    pub fn detect(cert_dir_on_disk: &Path) -> Self {
-        HostFacts {
-            ca_trust_dirs: volumes::CA_TRUST_DIRS
-                .iter()
-                .map(PathBuf::from)
-                .filter(|p| p.exists())
-                .collect(),
-            proxy_env: crate::k8s::proxy_env(std::env::vars()),
-            external_ca: cert_dir_on_disk.join("ca.crt").exists()
-                && !cert_dir_on_disk.join("ca.key").exists(),
+    pub fn new(facts: &crate::host::Facts, cert_dir_on_disk: &Path) -> Self {
+        let ca = crate::pki::CA;
+        HostView {
+            ca_trust_dirs: facts.ca_trust_dirs.clone(),
+            proxy_env: facts.proxy_env.clone(),
+            external_ca: cert_dir_on_disk.join(ca.cert_file()).exists()
+                && !cert_dir_on_disk.join(ca.key_file()).exists(),
         }
     }
 }
@@ -240,7 +239,7 @@ pub fn render_manifest(
     templates: &Templates,
     cfg: &ResolvedConfig,
     paths: &Paths,
-    facts: &HostFacts,
+    facts: &HostView,
     patches: Option<&PatchSet>,
     c: Component,
 ) -> Result<Manifest, RenderError> {

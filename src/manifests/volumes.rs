@@ -8,21 +8,12 @@ use std::path::Path;
 use crate::config::v1beta4::HostPathMount;
 use crate::config::{EtcdMode, ExternalEtcdConfig, ResolvedConfig};
 use crate::host::Paths;
+use crate::host::facts::CA_TRUST_DIRS;
 
-use super::{Component, HostFacts};
+use super::{Component, HostView};
 
 /// `/etc/ssl/certs`, mounted into the apiserver and the controller-manager.
 const CA_CERTS_PATH: &str = "/etc/ssl/certs";
-
-/// Directories `/etc/ssl/certs` may link into; each is mounted only when it exists on the host.
-// kubeadm: app/phases/controlplane/volumes.go caCertsExtraVolumePaths
-pub const CA_TRUST_DIRS: [&str; 5] = [
-    "/etc/pki/ca-trust",
-    "/etc/pki/tls/certs",
-    "/etc/ca-certificates",
-    "/usr/share/ca-certificates",
-    "/usr/local/share/ca-certificates",
-];
 
 /// One hostPath volume plus its mount in the single container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +50,7 @@ const FILE: &str = "FileOrCreate";
 pub fn volumes(
     cfg: &ResolvedConfig,
     paths: &Paths,
-    facts: &HostFacts,
+    facts: &HostView,
     c: Component,
 ) -> Vec<HostPathVolume> {
     let cert_dir = cfg
@@ -104,7 +95,9 @@ pub fn volumes(
         Component::KubeControllerManager => {
             add(vol("k8s-certs", &cert_dir, true, DIR));
             add(vol("ca-certs", CA_CERTS_PATH, true, DIR));
-            let kubeconfig = paths.kubeconfig_dir.join("controller-manager.conf");
+            let kubeconfig = paths
+                .kubeconfig_dir
+                .join(crate::kubeconfig::CONTROLLER_MANAGER_FILE);
             add(vol(
                 "kubeconfig",
                 &kubeconfig.display().to_string(),
@@ -115,7 +108,7 @@ pub fn volumes(
             ca_trust().for_each(&mut add);
         }
         Component::KubeScheduler => {
-            let kubeconfig = paths.kubeconfig_dir.join("scheduler.conf");
+            let kubeconfig = paths.kubeconfig_dir.join(crate::kubeconfig::SCHEDULER_FILE);
             add(vol(
                 "kubeconfig",
                 &kubeconfig.display().to_string(),

@@ -24,8 +24,9 @@ pub use issue::{BACKDATE, CertConfig, generate_ca_cert, generate_signed_cert, ra
 pub use keys::{KeyKind, KeyPool, PrivateKey, generate_key, load_key, parse_key_pem};
 pub use sans::{AltNames, alt_names, apiserver_alt_names};
 pub use spec::{
-    CERTS, CertSpec, CommonName, ExtUsage, SA_KEY_FILE, SA_NAME, SA_PUB_FILE, SA_SUMMARY, SanKind,
-    certs_for, find,
+    APISERVER, APISERVER_ETCD_CLIENT, APISERVER_KUBELET_CLIENT, CA, CERTS, CertSpec, CommonName,
+    ETCD_CA, ETCD_HEALTHCHECK_CLIENT, ETCD_PEER, ETCD_SERVER, ExtUsage, FRONT_PROXY_CA,
+    FRONT_PROXY_CLIENT, SA_KEY_FILE, SA_NAME, SA_PUB_FILE, SA_SUMMARY, SanKind, certs_for, find,
 };
 pub use store::{
     CERT_MODE, CertOutcome, KEY_MODE, SaOutcome, cert_config, cert_needs_key, ensure_cert,

@@ -185,6 +185,28 @@ pub static CERTS: [CertSpec; 10] = [
     },
 ];
 
+/// Named rows of [`CERTS`], for code that needs one certificate's files (`CA.cert_file()` is
+/// `ca.crt`) rather than retyping its name; a test pins each to its row.
+pub static CA: &CertSpec = &CERTS[0];
+/// The API server's serving certificate.
+pub static APISERVER: &CertSpec = &CERTS[1];
+/// The API server's client certificate for the kubelets.
+pub static APISERVER_KUBELET_CLIENT: &CertSpec = &CERTS[2];
+/// The front-proxy CA.
+pub static FRONT_PROXY_CA: &CertSpec = &CERTS[3];
+/// The API server's front-proxy client certificate.
+pub static FRONT_PROXY_CLIENT: &CertSpec = &CERTS[4];
+/// The etcd CA.
+pub static ETCD_CA: &CertSpec = &CERTS[5];
+/// etcd's serving certificate.
+pub static ETCD_SERVER: &CertSpec = &CERTS[6];
+/// etcd's peer certificate.
+pub static ETCD_PEER: &CertSpec = &CERTS[7];
+/// The etcd health-check client certificate.
+pub static ETCD_HEALTHCHECK_CLIENT: &CertSpec = &CERTS[8];
+/// The API server's etcd client certificate.
+pub static APISERVER_ETCD_CLIENT: &CertSpec = &CERTS[9];
+
 /// The service-account signing key pair: `sa.key` and `sa.pub` (no certificate).
 pub const SA_NAME: &str = "sa";
 /// `sa.key`.
@@ -256,6 +278,42 @@ pub fn certs_for(external_etcd: bool) -> impl Iterator<Item = &'static CertSpec>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_rows_are_the_rows_of_their_names() {
+        let named = [
+            (CA, "ca", "ca.crt"),
+            (APISERVER, "apiserver", "apiserver.crt"),
+            (
+                APISERVER_KUBELET_CLIENT,
+                "apiserver-kubelet-client",
+                "apiserver-kubelet-client.crt",
+            ),
+            (FRONT_PROXY_CA, "front-proxy-ca", "front-proxy-ca.crt"),
+            (
+                FRONT_PROXY_CLIENT,
+                "front-proxy-client",
+                "front-proxy-client.crt",
+            ),
+            (ETCD_CA, "etcd-ca", "etcd/ca.crt"),
+            (ETCD_SERVER, "etcd-server", "etcd/server.crt"),
+            (ETCD_PEER, "etcd-peer", "etcd/peer.crt"),
+            (
+                ETCD_HEALTHCHECK_CLIENT,
+                "etcd-healthcheck-client",
+                "etcd/healthcheck-client.crt",
+            ),
+            (
+                APISERVER_ETCD_CLIENT,
+                "apiserver-etcd-client",
+                "apiserver-etcd-client.crt",
+            ),
+        ];
+        assert_eq!(named.len(), CERTS.len());
+        for (spec, name, file) in named {
+            assert_eq!((spec.name, spec.cert_file().as_str()), (name, file));
+        }
+    }
 
     #[test]
     fn order_matches_kubeadm_phases_and_cas_come_first() {

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::config::{HostFacts, Overrides, ResolvedConfig, load_str};
+use crate::config::{HostDefaults, Overrides, ResolvedConfig, load_str};
 
 /// A config from InitConfiguration / ClusterConfiguration fragments, on host `cp-1` at
 /// 192.168.122.10.
@@ -18,7 +18,7 @@ pub(crate) fn cfg(extra_init: &str, extra_cluster: &str) -> ResolvedConfig {
         &yaml,
         "test.yaml",
         &Overrides::default(),
-        &HostFacts {
+        &HostDefaults {
             hostname: Some("cp-1".into()),
             default_address: Some("192.168.122.10".into()),
         },

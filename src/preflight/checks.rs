@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use super::probe::{HostProbe, PortState, SocketState};
 use super::{CheckResult, Outcome, Scope};
 use crate::config::{EtcdMode, ResolvedConfig};
-use crate::host::Paths;
 use crate::host::owned::{Ownership, ownership};
+use crate::host::{Facts, Paths};
 use crate::manifests::Component;
 
 /// kubeadm `ControlPlaneNumCPU`.
@@ -239,18 +239,24 @@ fn swap_check(host: &dyn HostProbe) -> CheckResult {
 }
 
 /// Every `init` pre-flight check for `cfg` on this host, in kubeadm's order. Files are read
-/// under `paths` (re-rooted for a dry run); everything else comes from `host`.
+/// under `paths` (re-rooted for a dry run); the user, CPUs and memory come from the host's
+/// `facts`, read once; ports, sockets, kernel settings and tools are probed now through `host`.
 #[must_use]
-pub fn init_checks(cfg: &ResolvedConfig, paths: &Paths, host: &dyn HostProbe) -> Vec<CheckResult> {
+pub fn init_checks(
+    cfg: &ResolvedConfig,
+    paths: &Paths,
+    facts: &Facts,
+    host: &dyn HostProbe,
+) -> Vec<CheckResult> {
     let own = Own::read(paths);
     let mut out = Vec::new();
 
-    let root = match host.effective_uid() {
+    let root = match facts.effective_uid {
         Some(0) => Outcome::Ok,
         _ => Outcome::Error("user is not running as root".into()),
     };
     out.push(result("IsPrivilegedUser", Scope::Host, root));
-    let cpus = host.cpus();
+    let cpus = facts.cpus;
     out.push(result(
         "NumCPU",
         Scope::Host,
@@ -265,7 +271,7 @@ pub fn init_checks(cfg: &ResolvedConfig, paths: &Paths, host: &dyn HostProbe) ->
     out.push(result(
         "Mem",
         Scope::Host,
-        match host.memory_mb() {
+        match facts.memory_mb {
             Some(mb) if mb < MIN_MEM_MB => Outcome::Error(format!(
                 "the system RAM ({mb} MB) is less than the minimum {MIN_MEM_MB} MB"
             )),
@@ -385,9 +391,7 @@ mod tests {
 
     /// Made-up host facts: a healthy, empty control-plane host unless changed.
     struct Fake {
-        uid: u32,
-        cpus: usize,
-        mem: Option<u64>,
+        facts: Facts,
         ports: BTreeMap<u16, PortState>,
         files: BTreeMap<String, String>,
         tools: BTreeSet<&'static str>,
@@ -398,9 +402,12 @@ mod tests {
     impl Default for Fake {
         fn default() -> Self {
             Fake {
-                uid: 0,
-                cpus: 2,
-                mem: Some(4096),
+                facts: Facts {
+                    effective_uid: Some(0),
+                    cpus: 2,
+                    memory_mb: Some(4096),
+                    ..Facts::default()
+                },
                 ports: BTreeMap::new(),
                 files: [
                     (IPV4_FORWARD.to_string(), "1\n".to_string()),
@@ -420,15 +427,6 @@ mod tests {
     }
 
     impl HostProbe for Fake {
-        fn effective_uid(&self) -> Option<u32> {
-            Some(self.uid)
-        }
-        fn cpus(&self) -> usize {
-            self.cpus
-        }
-        fn memory_mb(&self) -> Option<u64> {
-            self.mem
-        }
         fn port(&self, port: u16) -> PortState {
             self.ports.get(&port).cloned().unwrap_or(PortState::Free)
         }
@@ -447,6 +445,11 @@ mod tests {
         fn exists(&self, path: &Path) -> bool {
             self.existing.contains(path)
         }
+    }
+
+    /// The checks over the fake's facts and probes.
+    fn checks(cfg: &ResolvedConfig, paths: &Paths, host: &Fake) -> Vec<CheckResult> {
+        init_checks(cfg, paths, &host.facts, host)
     }
 
     const CONFIG: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 10.0.0.5\nnodeRegistration:\n  name: cp-1\n";
@@ -493,7 +496,7 @@ mod tests {
     #[test]
     fn a_fresh_host_passes_with_kubeadm_names_in_kubeadm_order() {
         let (_d, paths) = setup();
-        let rs = init_checks(&cfg(""), &paths, &Fake::default());
+        let rs = checks(&cfg(""), &paths, &Fake::default());
         let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
             names,
@@ -527,9 +530,12 @@ mod tests {
     fn host_facts_give_kubeadm_errors_and_warnings() {
         let (_d, paths) = setup();
         let mut host = Fake {
-            uid: 1000,
-            cpus: 1,
-            mem: Some(1024),
+            facts: Facts {
+                effective_uid: Some(1000),
+                cpus: 1,
+                memory_mb: Some(1024),
+                ..Facts::default()
+            },
             socket: SocketState::Missing,
             ..Fake::default()
         };
@@ -540,7 +546,7 @@ mod tests {
             "/proc/swaps".into(),
             "Filename\tType\n/swapfile file 1024 0 -2\n".into(),
         );
-        let rs = init_checks(&cfg(""), &paths, &host);
+        let rs = checks(&cfg(""), &paths, &host);
         assert_eq!(
             outcome(&rs, "IsPrivilegedUser"),
             Outcome::Error("user is not running as root".into())
@@ -588,7 +594,7 @@ mod tests {
                 socket,
                 ..Fake::default()
             };
-            outcome(&init_checks(&cfg(""), &paths, &host), "CRI")
+            outcome(&checks(&cfg(""), &paths, &host), "CRI")
         };
         assert!(
             matches!(check(SocketState::NotASocket), Outcome::Error(m) if m.contains("is not a socket"))
@@ -620,7 +626,7 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
-        let rs = init_checks(&bind443, &paths, &host);
+        let rs = checks(&bind443, &paths, &host);
         assert_eq!(
             outcome(&rs, "Port-10259"),
             Outcome::Error("Port 10259 is in use".into())
@@ -665,7 +671,7 @@ mod tests {
         for p in [6443, 10259, 10257, 10250, 2379, 2380] {
             host.ports.insert(p, PortState::InUse);
         }
-        let rs = init_checks(&cfg(""), &paths, &host);
+        let rs = checks(&cfg(""), &paths, &host);
         assert!(
             rs.iter()
                 .all(|r| matches!(r.outcome, Outcome::Ok | Outcome::Own(_))),
@@ -693,7 +699,7 @@ mod tests {
 
         // A half-finished run (manifests written, nothing running) passes too.
         assert!(
-            init_checks(&cfg(""), &paths, &Fake::default())
+            checks(&cfg(""), &paths, &Fake::default())
                 .iter()
                 .all(|r| matches!(r.outcome, Outcome::Ok | Outcome::Own(_)))
         );
@@ -701,7 +707,7 @@ mod tests {
         // An edited manifest is foreign again, and so are the ports of its component.
         let sched = paths.manifests_dir_disk().join("kube-scheduler.yaml");
         std::fs::write(&sched, "edited").unwrap();
-        let rs = init_checks(&cfg(""), &paths, &host);
+        let rs = checks(&cfg(""), &paths, &host);
         assert_eq!(
             outcome(&rs, "FileAvailable--etc-kubernetes-manifests-kube-scheduler.yaml"),
             Outcome::Error(
@@ -724,7 +730,7 @@ mod tests {
             &ETCD_MANIFEST.replace("/var/lib/etcd", "/srv/etcd"),
         );
         std::fs::create_dir_all(paths.disk(Path::new("/var/lib/etcd/member"))).unwrap();
-        let rs = init_checks(&cfg(""), &paths, &Fake::default());
+        let rs = checks(&cfg(""), &paths, &Fake::default());
         assert_eq!(
             outcome(&rs, "DirAvailable--var-lib-etcd"),
             Outcome::Error("/var/lib/etcd is not empty".into())
@@ -736,7 +742,7 @@ mod tests {
         let (_d, mut paths) = setup();
         paths.manifests_dir = PathBuf::from("/srv/k8s/manifests");
         let extra = "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n  local:\n    dataDir: /data/etcd\nnetworking:\n  serviceSubnet: 10.96.0.0/16,fd00:10:96::/112\n";
-        let rs = init_checks(&cfg(extra), &paths, &Fake::default());
+        let rs = checks(&cfg(extra), &paths, &Fake::default());
         find(&rs, "FileAvailable--srv-k8s-manifests-etcd.yaml");
         find(&rs, "DirAvailable--data-etcd");
         find(&rs, "FileContent--proc-sys-net-ipv4-ip_forward");
@@ -752,7 +758,7 @@ mod tests {
         let extra = "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n  external:\n    endpoints: [https://10.0.0.9:2379]\n    caFile: /etc/etcd/ca.crt\n    certFile: /etc/etcd/client.crt\n    keyFile: /etc/etcd/client.key\n";
         let mut host = Fake::default();
         host.existing.insert(PathBuf::from("/etc/etcd/ca.crt"));
-        let rs = init_checks(&cfg(extra), &paths, &host);
+        let rs = checks(&cfg(extra), &paths, &host);
         assert!(
             !rs.iter()
                 .any(|r| r.name == "Port-2379" || r.name.starts_with("DirAvailable"))

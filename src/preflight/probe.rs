@@ -1,5 +1,7 @@
-//! The host facts pre-flight reads, behind a trait so every check can be tested with made-up
-//! facts ([`HostProbe`]), and the real host's answers ([`RealHost`]).
+//! What pre-flight asks the host at the moment it checks, behind a trait so every check can be
+//! tested with made-up answers ([`HostProbe`]), and the real host's answers ([`RealHost`]).
+//! The user, CPUs and memory are not asked here: they are [`Facts`](crate::host::Facts), read
+//! once per command.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
@@ -31,14 +33,10 @@ pub enum SocketState {
     Answers,
 }
 
-/// The host facts the checks need.
+/// The live probes the checks need. Ports and sockets change under a run (another process
+/// binds or releases them); kernel settings, tools and files are what the checks examine, read
+/// when the check runs so a re-run after the user fixed one sees the fix.
 pub trait HostProbe {
-    /// The effective user id, if it can be read.
-    fn effective_uid(&self) -> Option<u32>;
-    /// CPUs this process may use.
-    fn cpus(&self) -> usize;
-    /// Total memory in MiB, if it can be read.
-    fn memory_mb(&self) -> Option<u64>;
     /// Whether `port` is free on every address (kubeadm binds `:port`).
     fn port(&self, port: u16) -> PortState;
     /// Reads a kernel file such as `/proc/swaps` (never re-rooted: it is the running kernel's).
@@ -63,28 +61,6 @@ fn bind(addr: std::net::IpAddr, port: u16) -> io::Result<()> {
 }
 
 impl HostProbe for RealHost {
-    fn effective_uid(&self) -> Option<u32> {
-        // `Uid:` real, effective, saved, filesystem.
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1))
-            .and_then(|id| id.parse().ok())
-    }
-
-    fn cpus(&self) -> usize {
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-    }
-
-    fn memory_mb(&self) -> Option<u64> {
-        let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-        info.lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb / 1024)
-    }
-
     fn port(&self, port: u16) -> PortState {
         // kubeadm listens on ":port". Both wildcards are tried: with net.ipv6.bindv6only=1 the
         // IPv6 one does not collide with IPv4 listeners, and IPv6 may be disabled.
@@ -162,8 +138,5 @@ mod tests {
         assert_eq!(RealHost.socket(&file), SocketState::NotASocket);
         assert!(RealHost.in_path("sh"));
         assert!(!RealHost.in_path("no-such-tool-plinth"));
-        assert!(RealHost.cpus() >= 1);
-        assert!(RealHost.effective_uid().is_some());
-        assert!(RealHost.memory_mb().is_some_and(|m| m > 0));
     }
 }

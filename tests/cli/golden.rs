@@ -11,11 +11,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use plinth::config::{Overrides, ResolvedConfig, load_str};
+use plinth::host::Facts;
 use plinth::host::Paths;
 use plinth::host::fs::WriteOutcome;
-use plinth::kubelet::{KubeletHost, generate_kubelet_files, write_kubelet_files};
+use plinth::kubelet::{generate_kubelet_files, write_kubelet_files};
 use plinth::manifests::{
-    Component, HostFacts, PatchSet, Templates, parse_pod, render_manifest, write_manifest,
+    Component, HostView, PatchSet, Templates, parse_pod, render_manifest, write_manifest,
 };
 
 /// The cases the issue asks for; a missing directory fails the test.
@@ -92,7 +93,7 @@ fn load(case: &Path, overrides: &Overrides) -> ResolvedConfig {
 fn render_case(case: &Path, overrides: &Overrides) -> BTreeMap<String, String> {
     let cfg = load(case, overrides);
     let spec = host_spec(case);
-    let facts = HostFacts {
+    let facts = HostView {
         ca_trust_dirs: spec.ca_trust_dirs.iter().map(PathBuf::from).collect(),
         proxy_env: spec
             .proxy_env
@@ -101,9 +102,10 @@ fn render_case(case: &Path, overrides: &Overrides) -> BTreeMap<String, String> {
             .collect(),
         external_ca: spec.external_ca,
     };
-    let kubelet_host = KubeletHost {
+    let kubelet_host = Facts {
         hostname: Some(spec.hostname.clone()),
         systemd_resolved_active: spec.systemd_resolved,
+        ..Facts::default()
     };
     let patches_dir = case.join("patches");
     let patches = patches_dir
@@ -301,13 +303,13 @@ fn write_all(root: &Path) -> Vec<WriteOutcome> {
     let cfg = load(&case, &Overrides::default());
     let paths = Paths::host(&cfg.cert_dir).rooted(root);
     let templates = Templates::load(None).unwrap();
-    let facts = HostFacts::default();
+    let facts = HostView::default();
     let mut outcomes = Vec::new();
     for c in Component::ALL {
         let m = render_manifest(&templates, &cfg, &paths, &facts, None, c).unwrap();
         outcomes.push(write_manifest(&paths.manifests_dir_disk(), &m).unwrap());
     }
-    let k = generate_kubelet_files(&cfg, &paths, &KubeletHost::default(), None).unwrap();
+    let k = generate_kubelet_files(&cfg, &paths, &Facts::default(), None).unwrap();
     outcomes.extend(
         write_kubelet_files(&paths.kubelet_dir_disk(), &k)
             .unwrap()
@@ -539,7 +541,7 @@ fn rootless_control_plane_is_refused() {
         &templates,
         &cfg,
         &paths,
-        &HostFacts::default(),
+        &HostView::default(),
         None,
         Component::Etcd,
     )

@@ -7,9 +7,10 @@ use proptest::prelude::*;
 
 use plinth::config::v1beta4::{Arg, EnvVar, HostPathMount};
 use plinth::config::{Overrides, ResolvedConfig, load_str};
+use plinth::host::Facts;
 use plinth::host::Paths;
-use plinth::kubelet::{KubeletHost, flags_env};
-use plinth::manifests::{Component, HostFacts, Templates, json_encode_value, render_manifest};
+use plinth::kubelet::flags_env;
+use plinth::manifests::{Component, HostView, Templates, json_encode_value, render_manifest};
 
 /// Pieces that break naive YAML templating, glued together, or arbitrary Unicode.
 fn nasty() -> impl Strategy<Value = String> {
@@ -43,7 +44,7 @@ fn render_all(cfg: &ResolvedConfig) -> Vec<(Component, k8s_openapi::api::core::v
     Component::ALL
         .into_iter()
         .map(|c| {
-            let m = render_manifest(&templates, cfg, &paths, &HostFacts::default(), None, c)
+            let m = render_manifest(&templates, cfg, &paths, &HostView::default(), None, c)
                 .unwrap_or_else(|e| panic!("{}: {e}", c.name()));
             (c, m.pod)
         })
@@ -167,7 +168,7 @@ proptest! {
         cfg.node_name.clone_from(&node);
         cfg.init.node_registration.kubelet_extra_args =
             Some(vec![Arg { name: "node-labels".into(), value: value.clone() }]);
-        let env = flags_env(&cfg, &KubeletHost { hostname: Some("other".into()), systemd_resolved_active: false });
+        let env = flags_env(&cfg, &Facts { hostname: Some("other".into()), ..Facts::default() });
         prop_assert!(env.ends_with('\n'));
         let line = env.strip_suffix('\n').unwrap();
         prop_assert!(!line.contains('\n') && !line.contains('\r'), "{line:?}");
@@ -396,7 +397,7 @@ fn mutate(text: &str, muts: &[Mutation]) -> String {
 /// The loader never panics: it resolves, or every issue it returns has a message and is
 /// located (a line within the file, or a field), and a file error has a line.
 fn check_loader(text: &str) -> Result<(), TestCaseError> {
-    use plinth::config::{HostFacts, load_documents};
+    use plinth::config::{HostDefaults, load_documents};
     let lines = text.split(['\n', '\r']).count() as u64 + 1;
     match load_documents(text, "prop.yaml") {
         Ok(docs) => check_no_coercion(text, &docs)?,
@@ -411,7 +412,7 @@ fn check_loader(text: &str) -> Result<(), TestCaseError> {
             }
         }
     }
-    let facts = HostFacts {
+    let facts = HostDefaults {
         hostname: Some("cp-1".into()),
         default_address: Some("10.0.0.10".into()),
     };

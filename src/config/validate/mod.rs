@@ -216,7 +216,7 @@ mod tests {
     }
 
     fn load(yaml: &str, o: &crate::config::Overrides) -> Result<ResolvedConfig, Vec<Issue>> {
-        let facts = crate::config::HostFacts {
+        let facts = crate::config::HostDefaults {
             hostname: Some("cp-1".into()),
             default_address: Some("10.0.0.10".into()),
         };

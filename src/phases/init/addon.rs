@@ -53,10 +53,7 @@ fn run_if(addon: Addon, ctx: &InitContext) -> Decision {
 fn run(addon: Addon, ctx: &mut InitContext) -> anyhow::Result<()> {
     let objs = match addon {
         Addon::CoreDns => objects::coredns(&ctx.cfg),
-        Addon::KubeProxy => {
-            let proxy_env = crate::k8s::proxy_env(std::env::vars());
-            objects::kube_proxy(&ctx.cfg, &proxy_env)?
-        }
+        Addon::KubeProxy => objects::kube_proxy(&ctx.cfg, &ctx.facts.proxy_env)?,
     };
     ctx.apply_all(&format!("addon/{}", addon.name()), &objs)?;
     ctx.report.say(

@@ -36,7 +36,10 @@ impl InitContext {
         let dir = self.paths.kubeconfig_dir_disk();
         let (kubeconfig, super_admin) = match &self.kubeconfig {
             Some(k) => (k.clone(), None),
-            None => (dir.join("admin.conf"), Some(dir.join("super-admin.conf"))),
+            None => (
+                dir.join(crate::kubeconfig::ADMIN_FILE),
+                Some(dir.join(crate::kubeconfig::SUPER_ADMIN_FILE)),
+            ),
         };
         let report = self.report.clone();
         Box::new(LiveApplier::new(

@@ -71,7 +71,7 @@ pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
         PHASE,
         "Creating the \"cluster-info\" ConfigMap in the \"kube-public\" namespace",
     );
-    let ca_path = ctx.paths.cert_dir_disk().join("ca.crt");
+    let ca_path = ctx.paths.cert_dir_disk().join(crate::pki::CA.cert_file());
     let ca = std::fs::read(&ca_path).with_context(|| format!("reading {}", ca_path.display()))?;
     objs.extend(objects::cluster_info(&ctx.cfg.control_plane_url(), &ca));
     ctx.apply_all(PHASE, &objs)?;

@@ -166,7 +166,11 @@ fn run_sa(ctx: &mut InitContext) -> anyhow::Result<()> {
             r.say(PHASE, "Using the existing \"sa\" key");
             r.say(
                 PHASE,
-                "Writing \"sa.pub\", derived from the existing \"sa.key\"",
+                format!(
+                    "Writing {:?}, derived from the existing {:?}",
+                    pki::SA_PUB_FILE,
+                    pki::SA_KEY_FILE
+                ),
             );
             r.wrote(&host.join(pki::SA_PUB_FILE));
         }

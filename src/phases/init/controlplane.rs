@@ -6,9 +6,7 @@ use anyhow::Context as _;
 
 use super::InitContext;
 use crate::host::fs::WriteOutcome;
-use crate::manifests::{
-    Component, HostFacts, Manifest, Templates, render_manifest, write_manifest,
-};
+use crate::manifests::{Component, HostView, Manifest, Templates, render_manifest, write_manifest};
 use crate::phases::runner::{Leaf, Node, Plan};
 
 /// The plan path of each manifest leaf.
@@ -48,7 +46,7 @@ pub(super) fn write_static_pod(
         );
     }
     let patches = ctx.patch_set()?;
-    let facts = HostFacts::detect(&ctx.paths.cert_dir_disk());
+    let facts = HostView::new(&ctx.facts, &ctx.paths.cert_dir_disk());
     let render = |c| {
         render_manifest(
             &templates,

@@ -4,18 +4,14 @@
 use super::InitContext;
 use crate::host::fs::WriteOutcome;
 use crate::host::service::Systemd;
-use crate::kubelet::{
-    KubeletHost, StartOutcome, generate_kubelet_files, restart_kubelet, write_kubelet_files,
-};
+use crate::kubelet::{StartOutcome, generate_kubelet_files, restart_kubelet, write_kubelet_files};
 
 const PHASE: &str = "kubelet-start";
 
 /// The `kubelet-start` leaf.
 pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
-    let services = Systemd;
-    let host = KubeletHost::detect(&services);
     let patches = ctx.patch_set()?;
-    let files = generate_kubelet_files(&ctx.cfg, &ctx.paths, &host, patches.as_ref())?;
+    let files = generate_kubelet_files(&ctx.cfg, &ctx.paths, &ctx.facts, patches.as_ref())?;
     super::report_render(&ctx.report, PHASE, &files.warnings, &files.patches);
     let written = write_kubelet_files(&ctx.paths.kubelet_dir_disk(), &files)?;
     let changed = written.iter().any(|(_, o)| *o == WriteOutcome::Written);
@@ -51,7 +47,7 @@ pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = ctx.paths.kubelet_dir.join(crate::kubelet::CONFIG_FILE);
-    match restart_kubelet(&services, changed) {
+    match restart_kubelet(ctx.facts.init, &Systemd, changed) {
         StartOutcome::Restarted => ctx.report.say(PHASE, "Starting the kubelet"),
         StartOutcome::Unchanged => ctx.report.say(
             PHASE,

@@ -30,10 +30,16 @@ pub(super) fn run_if(ctx: &InitContext) -> Decision {
 
 /// The `kubelet-finalize/enable-client-cert-rotation` leaf.
 pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
-    let conf = ctx.paths.kubeconfig_dir_disk().join("kubelet.conf");
+    let conf = ctx
+        .paths
+        .kubeconfig_dir_disk()
+        .join(crate::kubeconfig::KUBELET_FILE);
     let shown = ctx.paths.kubelet_dir.join(CURRENT_PEM);
     let outcome = point_kubeconfig_at_rotating_cert(&conf, &shown)?;
-    let host_conf = ctx.paths.kubeconfig_dir.join("kubelet.conf");
+    let host_conf = ctx
+        .paths
+        .kubeconfig_dir
+        .join(crate::kubeconfig::KUBELET_FILE);
     if outcome == WriteOutcome::Written {
         ctx.report.say(
             "kubelet-finalize",

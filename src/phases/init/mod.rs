@@ -23,7 +23,7 @@ pub use show_join_command::JoinInfo;
 use std::path::PathBuf;
 
 use crate::config::ResolvedConfig;
-use crate::host::Paths;
+use crate::host::{Facts, Paths};
 use crate::report::Reporter;
 
 use super::runner::{Leaf, Node, Plan, Workflow};
@@ -34,6 +34,8 @@ pub struct InitContext {
     pub cfg: ResolvedConfig,
     /// Where files go (re-rooted for a dry run).
     pub paths: Paths,
+    /// The host, read once before the first phase (leaves do not probe it for facts).
+    pub facts: Facts,
     /// Output.
     pub report: Reporter,
     /// A dry run writes only under `paths.root` and talks to no cluster.

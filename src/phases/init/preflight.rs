@@ -21,7 +21,7 @@ pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
             ),
         );
     }
-    let results = init_checks(&ctx.cfg, &ctx.paths, &RealHost);
+    let results = init_checks(&ctx.cfg, &ctx.paths, &ctx.facts, &RealHost);
     let ignore = &ctx.cfg.ignore_preflight_errors;
     let findings = evaluate(results, ignore, ctx.dry_run);
     for (_, msg) in &findings.own {

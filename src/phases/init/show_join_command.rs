@@ -32,7 +32,7 @@ pub struct JoinInfo {
 /// # Errors
 /// When ca.crt cannot be read.
 fn join_info(ctx: &InitContext) -> anyhow::Result<JoinInfo> {
-    let ca_path = ctx.paths.cert_dir_disk().join("ca.crt");
+    let ca_path = ctx.paths.cert_dir_disk().join(crate::pki::CA.cert_file());
     let ca = std::fs::read(&ca_path).with_context(|| format!("reading {}", ca_path.display()))?;
     let hash = crate::cluster::ca_cert_hash(&ca)?;
     let endpoint = ctx
@@ -83,7 +83,7 @@ fn join_info(ctx: &InitContext) -> anyhow::Result<JoinInfo> {
 /// The `show-join-command` leaf.
 pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
     let join = join_info(ctx)?;
-    let admin = ctx.paths.kubeconfig_dir.join("admin.conf");
+    let admin = ctx.paths.kubeconfig_dir.join(crate::kubeconfig::ADMIN_FILE);
     let admin = admin.display();
     let mut text = format!(
         "\nYour Kubernetes control-plane has initialized successfully!\n\n\

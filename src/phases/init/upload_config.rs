@@ -27,8 +27,7 @@ pub(super) fn kubelet(ctx: &mut InitContext) -> anyhow::Result<()> {
             "kubelet",
             "Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster",
         );
-    let host = crate::kubelet::KubeletHost::detect(&crate::host::service::Systemd);
-    let (doc, _warnings) = crate::kubelet::cluster_kubelet_config(&ctx.cfg, &ctx.paths, &host);
+    let (doc, _warnings) = crate::kubelet::cluster_kubelet_config(&ctx.cfg, &ctx.paths, &ctx.facts);
     let yaml = serde_saphyr::to_string(&doc)?;
     ctx.apply_all(
         "upload-config/kubelet",

@@ -52,8 +52,16 @@ pub(super) fn run_if(ctx: &InitContext) -> Decision {
 /// The `wait-control-plane` leaf.
 pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
     let manifests = ctx.paths.manifests_dir_disk();
-    let (ca, id) = admin_identity(&ctx.paths.kubeconfig_dir_disk().join("admin.conf"))?;
-    let with_kubelet = ctx.paths.kubelet_dir_disk().join("config.yaml").exists();
+    let (ca, id) = admin_identity(
+        &ctx.paths
+            .kubeconfig_dir_disk()
+            .join(crate::kubeconfig::ADMIN_FILE),
+    )?;
+    let with_kubelet = ctx
+        .paths
+        .kubelet_dir_disk()
+        .join(crate::kubelet::CONFIG_FILE)
+        .exists();
     if !with_kubelet {
         ctx.report.say(
             PHASE,

@@ -6,10 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use super::{
-    COMPONENT_PORTS, ResetContext, describe, print_left_behind, say_left, say_scope,
-    systemd_is_init,
-};
+use super::{COMPONENT_PORTS, ResetContext, describe, print_left_behind, say_left, say_scope};
+use crate::host::InitSystem;
 use crate::host::cleanup::{DirKind, Scope, execute, mounts_under, port_in_use};
 use crate::retry::Retry;
 
@@ -110,7 +108,7 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
             );
         }
     }
-    if !p.is_rooted() && systemd_is_init() {
+    if !p.is_rooted() && ctx.facts.init == InitSystem::Systemd {
         r.say("reset", "Stopping the kubelet service");
         let st = std::process::Command::new("systemctl")
             .args(["stop", "kubelet"])
@@ -150,6 +148,7 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
             ),
         }
     }
+    // Read now, not a host fact: stopping the kubelet and its Pods above changes the mounts.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mounts = mounts_under(&p.kubelet_dir_disk(), &mountinfo);
     if !mounts.is_empty() {

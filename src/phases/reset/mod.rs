@@ -10,8 +10,8 @@ mod remove_etcd_member;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::host::Paths;
 use crate::host::cleanup::{CleanupPlan, DirKind, Scope, Target, plan};
+use crate::host::{Facts, Paths};
 use crate::report::Reporter;
 
 use super::runner::{Decision, Leaf, Workflow};
@@ -23,6 +23,8 @@ pub const COMPONENT_PORTS: [u16; 5] = [2379, 2380, 10257, 10259, 10250];
 pub struct ResetContext {
     /// Where files are.
     pub paths: Paths,
+    /// The host, read once before the first phase.
+    pub facts: Facts,
     /// The directories reset cleans, on disk, manifests first (see [`ResetContext::targets_for`]).
     pub targets: Vec<Target>,
     /// The API server port to wait for.
@@ -198,10 +200,6 @@ fn say_left(r: &Reporter, plan: &CleanupPlan) {
     }
 }
 
-fn systemd_is_init() -> bool {
-    std::fs::read_to_string("/proc/1/comm").is_ok_and(|c| c.trim() == "systemd")
-}
-
 fn print_left_behind(r: &Reporter) {
     r.text(
         "\nThe reset process does not clean CNI configuration. To do so, you must remove /etc/cni/net.d\n\n\
@@ -231,6 +229,7 @@ mod tests {
         let mut ctx = ResetContext {
             targets: ResetContext::targets_for(&paths, None, false),
             paths,
+            facts: Facts::default(),
             api_port: 6443,
             listen_addresses: vec![],
             all: true,

@@ -50,12 +50,13 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
         );
         return Ok(());
     };
-    let pki = ctx.paths.cert_dir_disk().join("etcd");
+    let pki = ctx.paths.cert_dir_disk();
+    let client = crate::pki::ETCD_HEALTHCHECK_CLIENT;
     let members = EtcdClient::new(
         "https://127.0.0.1:2379",
-        &pki.join("ca.crt"),
-        &pki.join("healthcheck-client.crt"),
-        &pki.join("healthcheck-client.key"),
+        &pki.join(crate::pki::ETCD_CA.cert_file()),
+        &pki.join(client.cert_file()),
+        &pki.join(client.key_file()),
     )
     .and_then(|c| Ok((c.members()?, c)))
     .map_err(anyhow::Error::from);
