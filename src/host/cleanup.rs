@@ -273,7 +273,7 @@ pub fn plan(targets: &[Target], all: bool) -> Result<CleanupPlan, CleanupError> 
     // plinth ran this node's etcd: its manifest is in plinth's ledger.
     let plinth_etcd = by_kind(DirKind::Manifests).is_some_and(|m| {
         let etcd = Component::Etcd.file_name();
-        record(&m).files.iter().any(|f| *f == etcd)
+        record(&m).files.contains(&etcd)
     });
     let skip: Vec<PathBuf> = targets.iter().map(|t| t.dir.clone()).collect();
     let mut dirs = Vec::new();
