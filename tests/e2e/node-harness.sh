@@ -23,39 +23,20 @@ if [ -z "$MODE" ] && [ ! -f "${PLINTH_NODE_CACHE:-/var/cache/plinth-e2e/dev-node
 fi
 
 WORK=$(mktemp -d /tmp/plinth-node-harness.XXXXXX)
-CANARIES=(/tmp/.plinth-node-canary.$$ /var/tmp/.plinth-node-canary.$$ /etc/.plinth-node-canary.$$
-  /var/log/.plinth-node-canary.$$)
-CANDIR=/tmp/.plinth-node-canary-dir.$$   # a directory too: tmpfiles' cleaning removes whole trees
+# shellcheck source=tests/e2e/node-lib.sh
+. tests/e2e/node-lib.sh
 fail=0
 cleanup() {
   scripts/node down "$NODE" >/dev/null 2>&1 || true
-  rm -f "${CANARIES[@]}"; rm -rf "$CANDIR"
+  canaries_remove
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 bad() { echo "FAIL: $*" >&2; fail=1; }
 ok() { echo "ok: $*"; }
 
-snapshot() { # $1 = output dir
-  mkdir -p "$1"
-  local c
-  for c in "${CANARIES[@]}" "$CANDIR" "$CANDIR/f"; do stat -c '%n %s %Y %y' "$c"; done > "$1/canaries"
-  cat "${CANARIES[@]}" > "$1/canary-content"
-  # Mount points, sources, types and options (mount ids change with every mount: left out).
-  awk '{ for (i = 7; $i != "-"; i++); print $5, $6, $(i+1), $(i+2), $(i+3) }' /proc/self/mountinfo | sort > "$1/mounts"
-  ls -la --time-style=full-iso /dev | grep -v ' \.\.$' > "$1/dev"
-  stat -c '%Y' /dev >> "$1/dev"
-  for f in /proc/sys/kernel/panic* /proc/sys/vm/*; do
-    printf '%s=%s\n' "$f" "$(cat "$f" 2>/dev/null | tr '\t\n' '  ')"
-  done > "$1/sysctls"
-  find /sys/fs/cgroup -maxdepth 2 -name plinth-nodes > "$1/cgroups"
-  grep ' /sys/fs/cgroup ' /proc/self/mountinfo | awk '{print $6}' > "$1/cgroup-ro"
-  # Entries untouched for 5 minutes (others' compilers come and go in /tmp meanwhile).
-  find /tmp -mindepth 1 -maxdepth 1 -mmin +5 -printf '%f\n' | sort > "$1/tmp-listing"
-}
 
-mkdir "$CANDIR"; echo dir-canary > "$CANDIR/f"; touch -d '2026-01-02 03:04:05' "$CANDIR/f" "$CANDIR"
-for c in "${CANARIES[@]}"; do echo "canary $c $RANDOM" > "$c"; touch -d '2026-01-02 03:04:05' "$c"; done
+canaries_plant
 snapshot "$WORK/before"
 
 t0=$(date +%s.%N)
@@ -106,19 +87,7 @@ scripts/node up "$NODE" --ip "$IP" $MODE >/dev/null && ok "second up" || bad "se
 scripts/node down "$NODE" >/dev/null && ok "second down" || bad "second down failed"
 
 snapshot "$WORK/after"
-# Other processes may add files to /tmp meanwhile; none of the settled ones may have gone.
-gone=$(comm -23 "$WORK/before/tmp-listing" "$WORK/after/tmp-listing")
-# Informational only: other helpers remove their own /tmp entries meanwhile; the canaries
-# (files and a directory) are the proof.
-[ -z "$gone" ] && ok "nothing removed from the host's /tmp" || echo "note: gone from the host's /tmp meanwhile (check owners): $gone"
-for f in canaries canary-content mounts dev sysctls cgroups cgroup-ro; do
-  if diff -u "$WORK/before/$f" "$WORK/after/$f" > "$WORK/diff"; then
-    ok "host $f unchanged"
-  else
-    bad "host $f changed:"; cat "$WORK/diff" >&2
-  fi
-done
-grep -q '^rw,' "$WORK/after/cgroup-ro" && ok "/sys/fs/cgroup read-write" || bad "/sys/fs/cgroup is read-only"
+canaries_compare "$WORK/before" "$WORK/after" || fail=1
 [ ! -e /run/plinth-nodes/$NODE ] && [ ! -e /var/lib/plinth-nodes/$NODE ] && ok "state and disk dirs removed" || bad "node dirs left"
 python3 -c "import sys; a = [float(x) for x in sys.argv[1:]]; print(f'timing: up {a[1]-a[0]:.1f} s, down {a[3]-a[2]:.1f} s')" "$t0" "$t1" "$t2" "$t3"
 [ "$fail" = 0 ] && echo "node-harness: PASS" || { echo "node-harness: FAIL" >&2; exit 1; }
