@@ -18,7 +18,7 @@ NODE=nh-test
 IP=10.78.0.250
 MODE=${1:-}
 [ "$(id -u)" = 0 ] || { echo "node-harness: needs root" >&2; exit 1; }
-if [ -z "$MODE" ] && [ ! -f "${PLINTH_NODE_CACHE:-/var/cache/plinth-e2e/dev-node}/.ready" ]; then
+if [ -z "$MODE" ] && [ ! -f "${PLINTH_NODE_CACHE:-/var/cache/plinth-e2e/current}/.complete" ]; then
   echo "node-harness: no component cache: running --bare"; MODE=--bare
 fi
 

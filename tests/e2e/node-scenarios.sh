@@ -53,12 +53,16 @@ check_cluster() { # $1 = label
   done
   [ "$n" = 4 ] && ok "$label: the four static Pods run as containers" || bad "$label: $n of 4 static Pods run: $(containers | tr '\n' ';')"
   k wait --for=condition=Ready "node/$NODE" --timeout=120s >/dev/null && ok "$label: Node Ready" || bad "$label: Node not Ready: $(k get node "$NODE" -o wide 2>&1 | tail -1)"
-  for c in "${COMPONENTS[@]}"; do
-    local ann
-    ann=$(k get pod -n kube-system "$c-$NODE" -o 'jsonpath={.metadata.annotations.kubernetes\.io/config\.mirror}' 2>/dev/null || true)
-    [ -n "$ann" ] || bad "$label: no mirror Pod $c-$NODE with kubernetes.io/config.mirror"
+  # The kubelet posts mirror Pods once it is registered, one by one: wait for all four.
+  local missing
+  for _ in $(seq 60); do
+    missing=
+    for c in "${COMPONENTS[@]}"; do
+      [ -n "$(k get pod -n kube-system "$c-$NODE" -o 'jsonpath={.metadata.annotations.kubernetes\.io/config\.mirror}' 2>/dev/null || true)" ] || missing+=" $c-$NODE"
+    done
+    [ -z "$missing" ] && break; sleep 1
   done
-  ok "$label: mirror Pods checked"
+  [ -z "$missing" ] && ok "$label: the four mirror Pods carry kubernetes.io/config.mirror" || bad "$label: no mirror Pod for$missing"
   k -n kube-system wait --for=condition=Available deployment/coredns --timeout=180s >/dev/null \
     && ok "$label: CoreDNS Available" || bad "$label: CoreDNS not Available: $(k -n kube-system get pods -l k8s-app=kube-dns --no-headers 2>&1 | tr '\n' ';')"
   k -n kube-system rollout status daemonset/kube-proxy --timeout=120s >/dev/null \
@@ -118,8 +122,8 @@ declare -A before
 while read -r name id _; do before[$name]=$id; done < <(containers)
 M=/etc/kubernetes/manifests/kube-scheduler.yaml
 in_node cp "$M" /root/kube-scheduler.yaml.orig
-in_node sed -i 's/^\(\s*\)- --leader-elect=true$/&\n\1- --v=1/' "$M"
-in_node grep -q -- '- --v=1' "$M" || bad "could not edit $M"
+in_node sed -i 's/^\(\s*\)- "--leader-elect=true"$/&\n\1- "--v=1"/' "$M"
+in_node grep -q -- '- "--v=1"' "$M" || bad "could not edit $M"
 new=
 for _ in $(seq 90); do
   new=$(container_id kube-scheduler)
@@ -146,7 +150,9 @@ in_node test ! -e /etc/kubernetes/manifests/kube-apiserver.yaml && ok "reset rem
 KUBEADM=${KUBEADM:-$(scripts/build-components 2>/dev/null | tail -1)/kubeadm}  # the node sees the host's files read-only
 if [ -x "$KUBEADM" ]; then
   t=$(date +%s.%N)
-  if in_node "$KUBEADM" init --config /root/node.yaml > "$WORK/kubeadm-init.log" 2>&1; then
+  # kubeadm 1.37 refuses cgroup v1 unless SystemVerification is skipped explicitly (KEP-5573);
+  # this machine has cgroup v1, so a user here passes the same flag.
+  if in_node "$KUBEADM" init --config /root/node.yaml --ignore-preflight-errors=SystemVerification > "$WORK/kubeadm-init.log" 2>&1; then
     ok "kubeadm init in $(since "$t") s"
     check_cluster "kubeadm"
   else
