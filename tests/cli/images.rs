@@ -20,12 +20,14 @@ fn kubeadm() -> Option<PathBuf> {
 const INIT: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 10.0.0.5\nnodeRegistration:\n  name: cp-1\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n";
 
 /// Configs covering every input of the list. kubernetesVersion is always set: without it
-/// kubeadm looks up the latest release on the internet.
+/// kubeadm looks up the latest release on the internet. Only v1.37 releases are compared:
+/// kubeadm v1.37.2 gives every older minor its own CoreDNS v1.14.6 and etcd 3.7.0-0, while
+/// plinth renders what that minor's kubeadm deploys (`coredns_version`, `etcd_version`).
 const CASES: [(&str, &str); 5] = [
     ("defaults", "kubernetesVersion: v1.37.2\n"),
     (
         "mirror",
-        "kubernetesVersion: v1.36.4\nimageRepository: mirror.example/k8s\n",
+        "kubernetesVersion: v1.37.0\nimageRepository: mirror.example/k8s\n",
     ),
     (
         "overrides",
@@ -37,7 +39,7 @@ const CASES: [(&str, &str); 5] = [
     ),
     (
         "no-addons",
-        "kubernetesVersion: v1.35.1\nproxy:\n  disabled: true\ndns:\n  disabled: true\n",
+        "kubernetesVersion: v1.37.1\nproxy:\n  disabled: true\ndns:\n  disabled: true\n",
     ),
 ];
 
