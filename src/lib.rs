@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod health;
 pub mod host;
+pub mod images;
 pub mod k8s;
 pub mod kubeconfig;
 pub mod kubelet;

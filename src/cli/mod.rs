@@ -2,6 +2,7 @@
 //! layer's `Overrides`, builds a context and calls the phase runner or a domain function.
 
 mod certs;
+mod config_images;
 mod init;
 pub mod output;
 mod reset;
@@ -55,6 +56,9 @@ pub enum ConfigCommand {
     /// Print a default configuration.
     #[command(subcommand)]
     Print(PrintCommand),
+    /// The container images the node needs: list them, or pull the missing ones.
+    #[command(subcommand)]
+    Images(config_images::ImagesCommand),
     /// Validate a config file (no root, no host changes).
     Validate {
         /// The config file (`-` reads standard input).
@@ -281,6 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", config::init_defaults_yaml());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config(ConfigCommand::Images(cmd)) => config_images::run(&cmd),
         Command::Config(ConfigCommand::Validate {
             config: path,
             overrides,

@@ -159,23 +159,6 @@ pub enum Error {
         /// How long it waited.
         after: std::time::Duration,
     },
-    /// `crictl` cannot be started.
-    #[error("running crictl {args}")]
-    CrictlSpawn {
-        /// Its arguments after `--runtime-endpoint`.
-        args: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `crictl` exited unsuccessfully.
-    #[error("crictl {args}: {stderr}")]
-    Crictl {
-        /// Its arguments after `--runtime-endpoint`.
-        args: String,
-        /// What it printed on stderr.
-        stderr: String,
-    },
     /// The CA certificate is not PEM.
     #[error("the CA certificate is not PEM")]
     CaPem(#[source] x509_parser::nom::Err<x509_parser::error::PEMError>),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use super::probe::{HostProbe, PortState, SocketState};
+use super::probe::{HostProbe, PortState};
 use super::{CheckResult, Outcome, Scope};
 use crate::config::{EtcdMode, ResolvedConfig};
 use crate::host::owned::{Ownership, ownership};
@@ -40,12 +40,8 @@ pub const KUBEADM_ONLY_CHECKS: &[&str] = &[
     "Firewalld",
     "HTTPProxy",
     "HTTPProxyCIDR",
-    "SystemVerification",
     "Hostname",
-    "KubeletVersion",
-    "Service-Kubelet",
     "ExternalEtcdVersion",
-    "ImagePull",
 ];
 
 /// kubeadm derives a check's name from a path: every `/` becomes `-`.
@@ -204,26 +200,6 @@ fn content_check(host: &dyn HostProbe, path: &str) -> CheckResult {
     )
 }
 
-fn cri_check(host: &dyn HostProbe, socket: &str) -> CheckResult {
-    let path = Path::new(socket.strip_prefix("unix://").unwrap_or(socket));
-    let outcome = match host.socket(path) {
-        SocketState::Answers => Outcome::Ok,
-        SocketState::Missing => Outcome::Warning(format!(
-            "container runtime socket {} not found: is the container runtime installed and running?",
-            path.display()
-        )),
-        SocketState::NotASocket => Outcome::Error(format!(
-            "container runtime endpoint {} is not a socket",
-            path.display()
-        )),
-        SocketState::Refused(why) => Outcome::Error(format!(
-            "container runtime is not running: cannot connect to {}: {why}",
-            path.display()
-        )),
-    };
-    result("CRI", Scope::Host, outcome)
-}
-
 fn swap_check(host: &dyn HostProbe) -> CheckResult {
     // kubeadm SwapCheck: any line after /proc/swaps' header is an active swap area.
     let outcome = match host.read(Path::new("/proc/swaps")) {
@@ -308,7 +284,7 @@ pub fn init_checks(
         out.push(manifest_check(paths, &own, c));
     }
 
-    out.push(cri_check(host, &cfg.cri_socket));
+    // CRI and ContainerRuntimeVersion come here in kubeadm's order: `super::runtime`.
     out.push(swap_check(host));
     for (tool, required) in TOOLS {
         let outcome = if host.in_path(tool) {
@@ -388,6 +364,7 @@ mod tests {
     use super::*;
     use crate::config::{Overrides, load_str};
     use crate::host::owned::write_owned;
+    use crate::preflight::SocketState;
 
     /// Made-up host facts: a healthy, empty control-plane host unless changed.
     struct Fake {
@@ -511,7 +488,6 @@ mod tests {
                 "FileAvailable--etc-kubernetes-manifests-kube-controller-manager.yaml",
                 "FileAvailable--etc-kubernetes-manifests-kube-scheduler.yaml",
                 "FileAvailable--etc-kubernetes-manifests-etcd.yaml",
-                "CRI",
                 "Swap",
                 "FileExisting-mount",
                 "FileExisting-nsenter",
@@ -536,7 +512,6 @@ mod tests {
                 memory_mb: Some(1024),
                 ..Facts::default()
             },
-            socket: SocketState::Missing,
             ..Fake::default()
         };
         host.tools.remove("nsenter");
@@ -566,9 +541,6 @@ mod tests {
         assert!(
             matches!(outcome(&rs, "Swap"), Outcome::Warning(m) if m.starts_with("swap is supported for cgroup v2 only"))
         );
-        assert!(
-            matches!(outcome(&rs, "CRI"), Outcome::Warning(m) if m.contains("/var/run/containerd/containerd.sock not found"))
-        );
         assert_eq!(
             outcome(&rs, "FileExisting-nsenter"),
             Outcome::Error("nsenter not found in system path".into())
@@ -584,24 +556,6 @@ mod tests {
                 assert_eq!(r.scope, Scope::Host, "{}", r.name);
             }
         }
-    }
-
-    #[test]
-    fn cri_socket_states() {
-        let (_d, paths) = setup();
-        let check = |socket| {
-            let host = Fake {
-                socket,
-                ..Fake::default()
-            };
-            outcome(&checks(&cfg(""), &paths, &host), "CRI")
-        };
-        assert!(
-            matches!(check(SocketState::NotASocket), Outcome::Error(m) if m.contains("is not a socket"))
-        );
-        assert!(
-            matches!(check(SocketState::Refused("refused".into())), Outcome::Error(m) if m.starts_with("container runtime is not running") && m.ends_with("refused"))
-        );
     }
 
     #[test]

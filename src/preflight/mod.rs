@@ -6,9 +6,14 @@
 
 mod checks;
 mod probe;
+mod runtime;
 
 pub use checks::{KUBEADM_ONLY_CHECKS, apiserver_cert_dir, etcd_data_dir, init_checks};
 pub use probe::{HostProbe, PortState, RealHost, SocketState};
+pub use runtime::{
+    Asked, CgroupFacts, KUBELET_DROP_IN_INSTALLED, KUBELET_DROP_IN_SOURCE, KubeletBinary,
+    KubeletUnit, NodeChecks, NodeFacts, RuntimeFacts, Tools, missing_images, node_checks,
+};
 
 /// What one check found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 mod config;
 mod crash;
 mod golden;
+mod images;
 mod input;
 mod jail;
 mod lock;

@@ -228,10 +228,7 @@ pub fn kube_proxy(
             .map(|(k, v)| json!({"name": k, "value": v})),
     );
     cm["metadata"]["labels"] = json!({"app": "kube-proxy"});
-    let image = format!(
-        "{}/kube-proxy:{}",
-        cfg.image_repository, cfg.kubernetes_version
-    );
+    let image = crate::images::kube_proxy_image(cfg);
     let daemonset = json!({
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",

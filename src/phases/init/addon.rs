@@ -60,6 +60,10 @@ fn run(addon: Addon, ctx: &mut InitContext) -> anyhow::Result<()> {
         "addons",
         format!("Applied essential addon: {}", addon.display()),
     );
+    if matches!(addon, Addon::CoreDns) {
+        // CoreDNS needs a Pod network: say now if the node has none.
+        super::node_network::explain(ctx);
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@ mod kubeconfig;
 mod kubelet;
 mod kubelet_finalize;
 mod mark_control_plane;
+mod node_network;
 mod preflight;
 mod show_join_command;
 mod upload_certs;

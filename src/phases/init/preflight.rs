@@ -4,7 +4,9 @@
 //! kubeadm: `app/cmd/phases/init/preflight.go`.
 
 use super::InitContext;
-use crate::preflight::{KUBEADM_ONLY_CHECKS, RealHost, evaluate, init_checks};
+use crate::preflight::{
+    KUBEADM_ONLY_CHECKS, NodeFacts, RealHost, Tools, evaluate, init_checks, node_checks,
+};
 
 const PHASE: &str = "preflight";
 
@@ -21,7 +23,10 @@ pub(super) fn run(ctx: &mut InitContext) -> anyhow::Result<()> {
             ),
         );
     }
-    let results = init_checks(&ctx.cfg, &ctx.paths, &ctx.facts, &RealHost);
+    // The runtime, kubelet and cgroups are the running host's even in a dry run (only read).
+    let facts = NodeFacts::gather(&ctx.cfg, &RealHost, &Tools::from_host());
+    let results = node_checks(&ctx.cfg, &ctx.paths.kubelet_dir, &facts)
+        .splice_into(init_checks(&ctx.cfg, &ctx.paths, &ctx.facts, &RealHost));
     let ignore = &ctx.cfg.ignore_preflight_errors;
     let findings = evaluate(results, ignore, ctx.dry_run);
     for (_, msg) in &findings.own {

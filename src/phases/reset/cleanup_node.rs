@@ -44,6 +44,53 @@ fn wait_until_closed(addrs: &[SocketAddr], timeout: Duration) -> Vec<SocketAddr>
         .unwrap_or_default()
 }
 
+/// Stops and removes every Pod sandbox and container of the runtime, and says what is left.
+fn remove_runtime_pods(ctx: &ResetContext) {
+    use crate::host::cri::{CriCleanup, remove_all};
+    let r = &ctx.report;
+    let ep = &ctx.cri_socket;
+    match remove_all(ep) {
+        Ok(CriCleanup::NoSocket(s)) => r.say(
+            "reset",
+            format!("No container runtime socket at {s}: no containers to remove"),
+        ),
+        Ok(CriCleanup::NoCrictl) => r.warn(
+            "reset",
+            format!(
+                "crictl is not installed: remove the Kubernetes Pods and containers of {ep} with your runtime's tools, or {}",
+                crate::host::cri::INSTALL_CRICTL
+            ),
+        ),
+        Ok(CriCleanup::Done(done)) => {
+            r.say(
+                "reset",
+                format!(
+                    "Stopped and removed {} Pod sandboxes and {} leftover containers through {ep}",
+                    done.pods.len(),
+                    done.containers.len()
+                ),
+            );
+            for f in &done.failures {
+                r.warn("reset", format!("removing containers: {f}"));
+            }
+            if !done.pods_left.is_empty() || !done.containers_left.is_empty() {
+                r.warn(
+                    "reset",
+                    format!(
+                        "the runtime at {ep} still lists Pod sandboxes [{}] and containers [{}]: see `crictl pods` and `crictl ps -a`, then `crictl rmp -fa` and `crictl rm -fa`",
+                        done.pods_left.join(" "),
+                        done.containers_left.join(" ")
+                    ),
+                );
+            }
+        }
+        Err(e) => r.warn(
+            "reset",
+            format!("failed to remove containers through {ep}: {e}"),
+        ),
+    }
+}
+
 /// The `cleanup-node` leaf.
 pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
     let p = &ctx.paths;
@@ -58,7 +105,7 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
         r.say(
             "reset",
             format!(
-                "Would stop and remove the Kubernetes Pods of the runtime at {}",
+                "Would stop and remove every Pod sandbox and container of the runtime at {}",
                 ctx.cri_socket
             ),
         );
@@ -121,32 +168,7 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
         }
     }
     if !p.is_rooted() {
-        use crate::host::cri::{CriCleanup, remove_all_pods};
-        match remove_all_pods(&ctx.cri_socket).map_err(anyhow::Error::from) {
-            Ok(CriCleanup::NoSocket(s)) => r.say(
-                "reset",
-                format!("No container runtime socket at {s}: no containers to remove"),
-            ),
-            Ok(CriCleanup::NoCrictl) => r.warn(
-                "reset",
-                format!(
-                    "crictl is not installed: remove the Kubernetes containers of {} with your runtime's tools",
-                    ctx.cri_socket
-                ),
-            ),
-            Ok(CriCleanup::Removed(ids)) => r.say(
-                "reset",
-                format!(
-                    "Stopped and removed {} Pod sandboxes through {}",
-                    ids.len(),
-                    ctx.cri_socket
-                ),
-            ),
-            Err(e) => r.warn(
-                "reset",
-                format!("failed to remove containers through {}: {e:#}", ctx.cri_socket),
-            ),
-        }
+        remove_runtime_pods(ctx);
     }
     // Read now, not a host fact: stopping the kubelet and its Pods above changes the mounts.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
