@@ -77,6 +77,23 @@ scripts/node up "$NODE" --ip "$IP" || die "node up"
 ok "node up in $(since "$t") s"
 sed "s/10\.78\.0\.10/$IP/; s/name: n1/name: $NODE/" config/node.yaml | in_node sh -c 'cat > /root/node.yaml'
 
+# --- faults first: each is named by preflight, and nothing is written
+in_node systemctl stop containerd.service
+out=$(in_node "$PLINTH" init phase preflight --config /root/node.yaml 2>&1 || true)
+grep -q "containerd.sock" <<<"$out" && ok "runtime stopped: preflight names its socket" || bad "runtime stopped: preflight said: $(tail -3 <<<"$out" | tr '\n' ' ')"
+in_node systemctl start containerd.service
+for _ in $(seq 30); do in_node crictl info >/dev/null 2>&1 && break; sleep 0.5; done
+IMG=registry.k8s.io/kube-scheduler:v1.37.2
+in_node ctr -n k8s.io images rm "$IMG" >/dev/null
+if out=$(in_node "$PLINTH" init phase preflight --config /root/node.yaml 2>&1); then
+  bad "preflight passed with $IMG missing"
+else
+  grep -q "ImagePull.*$IMG" <<<"$out" && ok "a missing image fails preflight, named: $IMG" || bad "missing image: preflight said: $(tail -3 <<<"$out" | tr '\n' ' ')"
+fi
+in_node ctr -n k8s.io images import --label io.cri-containerd.pinned=pinned --snapshotter overlayfs \
+  /opt/plinth-node/images/kube-scheduler.tar >/dev/null
+in_node test ! -e /etc/kubernetes/pki/ca.crt && ok "preflight wrote nothing" || bad "preflight wrote files"
+
 # --- plinth init on the real kubelet
 t=$(date +%s.%N)
 in_node "$PLINTH" init --config /root/node.yaml > "$WORK/init.log" 2>&1 || { tail -20 "$WORK/init.log" >&2; die "plinth init failed"; }
