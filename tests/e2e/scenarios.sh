@@ -9,11 +9,16 @@ ip link set lo up
 # A new network namespace starts with forwarding off; preflight requires it (per namespace).
 echo 1 > /proc/sys/net/ipv4/ip_forward
 ip addr add 10.77.0.10/32 dev lo
-export PATH="$BIN:$PATH"   # kubectl/etcdctl for the checks; the stand-in never uses PATH
 CFG=tests/e2e/config.yaml
 # Scratch files live in one directory that is removed at the end: nothing is left on the host.
 W=$(mktemp -d /tmp/plinth-e2e.XXXXXX)
 trap 'rm -rf "$W"' EXIT
+# The checks' tools on PATH, and only those: the component cache also holds a real kubelet, and
+# plinth's preflight would rightly check a kubelet it finds (version skew, cgroup v1) although the
+# stand-in plays the kubelet here.
+mkdir "$W/tools"
+for t in kubectl kubeadm etcdctl; do ln -s "$BIN/$t" "$W/tools/$t"; done
+export PATH="$W/tools:$PATH"
 # The host lock of every plinth run here lives in the scratch directory, not the host's /run.
 export PLINTH_LOCK_FILE=$W/plinth.lock
 K=/etc/kubernetes
