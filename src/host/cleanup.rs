@@ -124,15 +124,20 @@ fn is_kubeadm_kubeconfig(name: &str) -> bool {
 /// these only on a host whose kubelet files plinth wrote: they would otherwise carry a node's
 /// identity and Pods into the next cluster.
 pub const KUBELET_STATE: &[&str] = &[
+    // Seen written by the real kubelet v1.37.2 (pod resize and image-pull bookkeeping).
+    "actuated_pods_state",
+    "allocated_pods_state",
     "checkpoints",
     "cpu_manager_state",
     "device-plugins",
     "dra_manager_state",
+    "image_manager",
     "memory_manager_state",
     "plugins",
     "plugins_registry",
     "pod-resources",
     "pods",
+    "pods-api",
     "pki",
 ];
 
