@@ -32,6 +32,22 @@ fn wait_for_ports(ctx: &ResetContext) -> Vec<SocketAddr> {
     wait_until_closed(&addrs, ctx.stop_timeout)
 }
 
+/// Warns about the component ports still listening (`busy`), if any.
+fn warn_busy(ctx: &ResetContext, busy: &[SocketAddr]) {
+    if busy.is_empty() {
+        return;
+    }
+    let list: Vec<String> = busy.iter().map(ToString::to_string).collect();
+    ctx.report.warn(
+        "reset",
+        format!(
+            "still listening after {:?}: {} (is the kubelet running?)",
+            ctx.stop_timeout,
+            list.join(", ")
+        ),
+    );
+}
+
 /// Probes `addrs` until none accepts a connection or `timeout` has passed; returns those still
 /// listening.
 fn wait_until_closed(addrs: &[SocketAddr], timeout: Duration) -> Vec<SocketAddr> {
@@ -140,22 +156,16 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
             p.manifests_dir.display().to_string()
         ),
     );
-    if pods > 0 {
+    // Under systemd, as kubeadm does: stop the kubelet and remove its Pods through the runtime,
+    // then check the ports (closed by then). Waiting for the kubelet to stop the static Pods
+    // itself took each container's grace period (~30 s on the real kubelet). Without systemd
+    // (a kubelet run by hand, the e2e stand-in) the kubelet is left to stop them.
+    let stop_kubelet = !p.is_rooted() && ctx.facts.init == InitSystem::Systemd;
+    if pods > 0 && !stop_kubelet {
         r.say("reset", "Waiting for the control-plane components to stop");
-        let busy = wait_for_ports(ctx);
-        if !busy.is_empty() {
-            let list: Vec<String> = busy.iter().map(ToString::to_string).collect();
-            r.warn(
-                "reset",
-                format!(
-                    "still listening after {:?}: {} (is the kubelet running?)",
-                    ctx.stop_timeout,
-                    list.join(", ")
-                ),
-            );
-        }
+        warn_busy(ctx, &wait_for_ports(ctx));
     }
-    if !p.is_rooted() && ctx.facts.init == InitSystem::Systemd {
+    if stop_kubelet {
         r.say("reset", "Stopping the kubelet service");
         let st = std::process::Command::new("systemctl")
             .args(["stop", "kubelet"])
@@ -169,6 +179,9 @@ pub(super) fn run(ctx: &mut ResetContext) -> anyhow::Result<()> {
     }
     if !p.is_rooted() {
         remove_runtime_pods(ctx);
+    }
+    if pods > 0 && stop_kubelet {
+        warn_busy(ctx, &wait_for_ports(ctx));
     }
     // Read now, not a host fact: stopping the kubelet and its Pods above changes the mounts.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
