@@ -429,17 +429,7 @@ mod tests {
         init_checks(cfg, paths, &host.facts, host)
     }
 
-    const CONFIG: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 10.0.0.5\nnodeRegistration:\n  name: cp-1\n";
-
-    fn cfg(extra: &str) -> ResolvedConfig {
-        load_str(
-            &format!("{CONFIG}{extra}"),
-            "c.yaml",
-            &Overrides::default(),
-            &Default::default(),
-        )
-        .unwrap()
-    }
+    use crate::preflight::test_config::{CONFIG, cfg};
 
     fn setup() -> (tempfile::TempDir, Paths) {
         let d = tempfile::tempdir().unwrap();

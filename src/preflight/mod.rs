@@ -8,6 +8,26 @@ mod checks;
 mod probe;
 mod runtime;
 
+/// The minimal config the checks' tests start from (one copy for `checks` and `runtime`).
+#[cfg(test)]
+pub(crate) mod test_config {
+    use crate::config::{Overrides, ResolvedConfig, load_str};
+
+    /// An InitConfiguration with an advertise address and a node name.
+    pub(crate) const CONFIG: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 10.0.0.5\nnodeRegistration:\n  name: cp-1\n";
+
+    /// [`CONFIG`] plus `extra` (further documents or fields), resolved.
+    pub(crate) fn cfg(extra: &str) -> ResolvedConfig {
+        load_str(
+            &format!("{CONFIG}{extra}"),
+            "c.yaml",
+            &Overrides::default(),
+            &Default::default(),
+        )
+        .unwrap()
+    }
+}
+
 pub use checks::{KUBEADM_ONLY_CHECKS, apiserver_cert_dir, etcd_data_dir, init_checks};
 pub use probe::{HostProbe, PortState, RealHost, SocketState};
 pub use runtime::{

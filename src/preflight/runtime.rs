@@ -575,20 +575,9 @@ impl NodeChecks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Overrides, load_str};
     use crate::host::cri::Condition;
 
-    const CONFIG: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 10.0.0.5\nnodeRegistration:\n  name: cp-1\n";
-
-    fn cfg(extra: &str) -> ResolvedConfig {
-        load_str(
-            &format!("{CONFIG}{extra}"),
-            "c.yaml",
-            &Overrides::default(),
-            &Default::default(),
-        )
-        .unwrap()
-    }
+    use crate::preflight::test_config::cfg;
 
     const V2_MOUNTS: &str = "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n";
     const V1_MOUNTS: &str =
