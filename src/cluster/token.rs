@@ -104,11 +104,10 @@ impl fmt::Display for BootstrapToken {
 /// # Errors
 /// [`Error::CaPem`], [`Error::CaCert`] when `ca_pem` is not a PEM certificate.
 pub fn ca_cert_hash(ca_pem: &[u8]) -> Result<String, Error> {
-    use sha2::Digest as _;
     let (_, pem) = x509_parser::pem::parse_x509_pem(ca_pem).map_err(Error::CaPem)?;
     let cert = pem.parse_x509().map_err(Error::CaCert)?;
-    let spki = cert.tbs_certificate.subject_pki.raw;
-    Ok(format!("sha256:{:x}", sha2::Sha256::digest(spki)))
+    // One definition of the pin for init's join line and join's discovery check.
+    Ok(super::discovery::pin_of(&cert))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, `ttl` from now (the Secret's `expiration`).
