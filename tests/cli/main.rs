@@ -15,4 +15,5 @@ mod preflight;
 mod props;
 mod reset;
 mod safety;
+mod upload_certs;
 mod util;
